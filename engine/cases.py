@@ -1,0 +1,166 @@
+"""Starting cases from an intake form, and reading a case with its history.
+
+A case is one process instance pinned to the definition version it started on. Starting validates
+the start form, creates the workflow, runs it to its first wait state and projects its tasks, all
+in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit, clock, policy, projection, runtime
+from .actor import Actor
+from .core import Engine
+from .db import begin_write
+from .definitions import latest_definition, load_spec, startable_definitions
+from .errors import Invalid, NotAllowed, NotFound
+from .formschema import validate_submission
+from .models import Agency, Case, CaseCounter, FormRecord, HumanTask, User
+from .users import lookups
+from .views import TaskView, task_view
+
+START_ROLES = ("window", "coordinator", "csw")
+SUBJECT_FIELDS = {"subject_name": "subject_name", "subject_kana": "subject_kana"}
+
+
+@dataclass
+class StartResult:
+    case_id: int
+    case_number: str
+    open_tasks: list[TaskView]
+
+
+def routed(form_key: str, cleaned: dict[str, Any], reads: dict[str, list[str] | None]) -> dict[str, Any] | None:
+    """The part of a submission the diagram's expressions read; only this goes into task data.
+
+    The full submission is kept in ``form_records``. Keeping task data small keeps case state small,
+    keeps consultation text out of the workflow JSON, and means a form can never overwrite anything
+    but its own namespace.
+    """
+    if form_key not in reads:
+        return None
+    fields = reads[form_key]
+    if fields is None:
+        return dict(cleaned)
+    return {f: cleaned.get(f) for f in fields}
+
+
+def fiscal_year(now: Any = None) -> int:
+    local = (now or clock.now()).astimezone(clock.TOKYO)
+    return local.year if local.month >= 4 else local.year - 1
+
+
+def next_case_number(session: Session) -> str:
+    year = fiscal_year()
+    counter = session.get(CaseCounter, year, with_for_update=True)
+    if counter is None:
+        counter = CaseCounter(year=year, last=0)
+        session.add(counter)
+    counter.last += 1
+    session.flush()
+    return f"{year}-{counter.last:05d}"
+
+
+def default_process_id(session: Session) -> str:
+    definitions = startable_definitions(session)
+    if not definitions:
+        raise NotFound("no startable process is deployed")
+    return definitions[0].process_id
+
+
+def start_case(engine: Engine, session: Session, actor: Actor, data: dict[str, Any],
+               process_id: str | None = None) -> StartResult:
+    """Validate the start form, create the case and run it to its first human step."""
+    begin_write(session)
+    if not actor.has_role(*START_ROLES):
+        raise NotAllowed("only window staff, the coordinating office and CSWs take consultations in")
+    definition = latest_definition(session, process_id or default_process_id(session))
+    if not definition.startable:
+        raise NotFound(f"process {definition.process_id!r} cannot be started directly")
+    loaded = load_spec(engine, definition)
+    form = engine.forms.get(loaded.start_form_key)
+    cleaned: dict[str, Any] = {}
+    if form is not None:
+        cleaned = validate_submission(form, data, lookups(session))
+    elif data:
+        raise Invalid({"_form": ["この手続きは入力を受け付けません。"]})
+    now = clock.now()
+    workflow = runtime.new_workflow(engine, loaded)
+    start = workflow.get_tasks(state=runtime.TaskState.READY)[0]
+    if form is not None:
+        value = routed(form.key, cleaned, loaded.reads)
+        if value is not None:
+            start.data[form.key] = value
+    case = Case(case_number=next_case_number(session), definition=definition, status="active",
+                intake_agency_id=actor.agency_id, started_by_id=actor.user_id, state="",
+                serializer_version="", created_at=now, updated_at=now,
+                **{col: str(cleaned.get(f) or "")[:200] for f, col in SUBJECT_FIELDS.items()})
+    session.add(case)
+    session.flush()
+    live = runtime.LiveCase(case=case, workflow=workflow, spec=loaded)
+    runtime.advance(live)
+    rows = projection.sync(engine, session, live, {"starter": actor.username, "previous": actor.username})
+    runtime.save(engine, session, live)
+    if form is not None:
+        session.add(FormRecord(case_id=case.id, human_task_id=None, form_key=form.key, element_id="start",
+                               title=form.title, data=cleaned, submitted_by_id=actor.user_id, submitted_at=now))
+    audit.record(session, actor, "case.start", "case", str(case.id), case_id=case.id,
+                 detail={"process": definition.process_id, "version": definition.version,
+                         "form": form.key if form else None})
+    session.flush()
+    return StartResult(case.id, case.case_number, open_task_views(session, case, rows))
+
+
+def open_task_views(session: Session, case: Case, rows: list[HumanTask]) -> list[TaskView]:
+    users = {u.id: u.display_name for u in session.scalars(
+        select(User).where(User.id.in_({r.assignee_id for r in rows if r.assignee_id})))} if rows else {}
+    agencies = {a.id: a.name for a in session.scalars(
+        select(Agency).where(Agency.id.in_({r.agency_id for r in rows if r.agency_id})))} if rows else {}
+    return [task_view(r, case.case_number, users, agencies, stage=case.stage)
+            for r in sorted(rows, key=lambda r: (r.created_at, r.id))]
+
+
+def get_case(session: Session, actor: Actor, case_id: int) -> Case:
+    return policy.visible_case(session, actor, case_id)
+
+
+@dataclass
+class FormRecordView:
+    id: int
+    form_key: str
+    title: str
+    element_id: str
+    data: dict[str, Any]
+    submitted_by: str | None
+    submitted_at: Any
+
+
+@dataclass
+class CaseDetail:
+    case: Case
+    open_tasks: list[TaskView]
+    history: list[TaskView]
+    records: list[FormRecordView]
+    process_name: str
+    process_version: int
+
+
+def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
+    """Everything the case page shows; records one ``case.read`` audit event."""
+    from .inbox import case_tasks  # local import: inbox imports views that import cases' DTOs
+    case = policy.visible_case(session, actor, case_id)
+    all_tasks = case_tasks(session, case)
+    names = dict(session.execute(select(User.id, User.display_name)).tuples().all())
+    records = [FormRecordView(r.id, r.form_key, r.title, r.element_id, r.data, names.get(r.submitted_by_id),
+                              r.submitted_at)
+               for r in session.scalars(select(FormRecord).where(FormRecord.case_id == case.id)
+                                        .order_by(FormRecord.submitted_at, FormRecord.id))]
+    audit.record(session, actor, "case.read", "case", str(case.id), case_id=case.id)
+    return CaseDetail(case=case, open_tasks=[t for t in all_tasks if t.status == "open"],
+                      history=[t for t in all_tasks if t.status == "completed"], records=records,
+                      process_name=case.definition.name, process_version=case.definition.version)

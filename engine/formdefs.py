@@ -1,0 +1,202 @@
+"""Form definitions: one YAML file per form key in ``forms/``, loaded and checked here.
+
+A definition lists fields with ``name``, a Japanese ``label``, a ``type`` (see :data:`FIELD_TYPES`),
+``required``, ``choices`` (``value``/``label``), ``help`` and, for tables, ``columns``. Extra rules:
+``required_if`` (an expression over the submission, e.g. ``consent_method == 'written'``),
+``max_length``, ``min``/``max``, ``min_rows``/``max_rows``, ``exactly_one`` (a boolean column that
+must be true in exactly one row, e.g. 主担当), ``role`` on a user field (who may be chosen),
+``multiple`` on agency and user fields. See docs/designing-processes.md for the full format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ExpressionError, Problem
+from .expressions import compile_expression
+
+FIELD_TYPES = ("text", "textarea", "date", "datetime", "integer", "boolean", "choice", "multichoice",
+               "table", "agency", "user")
+COLUMN_TYPES = tuple(t for t in FIELD_TYPES if t != "table")
+RESERVED_KEYS = frozenset({"case", "system", "forms", "data_objects", "True", "False", "None"})
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    label: str
+    type: str
+    required: bool = False
+    help: str = ""
+    choices: tuple[Choice, ...] = ()
+    columns: tuple[FieldDef, ...] = ()
+    required_if: str | None = None
+    max_length: int | None = None
+    min: int | None = None
+    max: int | None = None
+    min_rows: int = 0
+    max_rows: int = 100
+    exactly_one: str | None = None
+    role: str | None = None
+    multiple: bool = False
+    default: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "label": self.label, "type": self.type,
+                               "required": self.required, "help": self.help,
+                               "choices": [{"value": c.value, "label": c.label} for c in self.choices],
+                               "columns": [c.to_json() for c in self.columns]}
+        for extra in ("required_if", "max_length", "min", "max", "exactly_one", "role", "default"):
+            if getattr(self, extra) is not None:
+                out[extra] = getattr(self, extra)
+        if self.type == "table":
+            out["min_rows"], out["max_rows"] = self.min_rows, self.max_rows
+        if self.type in ("agency", "user"):
+            out["multiple"] = self.multiple
+        return out
+
+    def choice_label(self, value: Any) -> str:
+        for c in self.choices:
+            if c.value == value:
+                return c.label
+        return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class FormDef:
+    key: str
+    title: str
+    fields: tuple[FieldDef, ...]
+    description: str = ""
+    file: str = ""
+
+    def field(self, name: str) -> FieldDef | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "description": self.description,
+                "fields": [f.to_json() for f in self.fields]}
+
+
+@dataclass
+class FormRegistry:
+    forms: dict[str, FormDef] = field(default_factory=dict)
+
+    def get(self, key: str | None) -> FormDef | None:
+        return self.forms.get(key or "")
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.forms
+
+
+def _field(raw: Any, file: str, where: str, problems: list[Problem], column: bool = False) -> FieldDef | None:
+    if not isinstance(raw, dict):
+        problems.append(Problem(file, None, where, "each field must be a mapping"))
+        return None
+    name, ftype = str(raw.get("name", "")), raw.get("type", "text")
+    where = f"{where}.{name or '?'}"
+    allowed = COLUMN_TYPES if column else FIELD_TYPES
+    ok = True
+    if not _NAME.match(name):
+        problems.append(Problem(file, None, where, "field name must be lower-case ASCII: letters, digits, _"))
+        ok = False
+    if ftype not in allowed:
+        problems.append(Problem(file, None, where, f"unknown type {ftype!r}; expected one of {', '.join(allowed)}"))
+        ok = False
+    if not raw.get("label"):
+        problems.append(Problem(file, None, where, "field needs a Japanese label"))
+        ok = False
+    choices = tuple(Choice(str(c.get("value")), str(c.get("label", c.get("value"))))
+                    for c in raw.get("choices") or [] if isinstance(c, dict))
+    if ftype in ("choice", "multichoice") and not choices:
+        problems.append(Problem(file, None, where, f"{ftype} field needs choices (value, label)"))
+        ok = False
+    columns: list[FieldDef] = []
+    if ftype == "table":
+        for col in raw.get("columns") or []:
+            parsed = _field(col, file, where, problems, column=True)
+            if parsed:
+                columns.append(parsed)
+        if not columns:
+            problems.append(Problem(file, None, where, "table field needs columns"))
+            ok = False
+    required_if = raw.get("required_if")
+    if required_if:
+        try:
+            compile_expression(str(required_if))
+        except ExpressionError as exc:
+            problems.append(Problem(file, None, where, f"required_if: {exc.message}"))
+            ok = False
+    exactly_one = raw.get("exactly_one")
+    if exactly_one and not any(c.name == exactly_one and c.type == "boolean" for c in columns):
+        problems.append(Problem(file, None, where, f"exactly_one names {exactly_one!r}, not a boolean column"))
+        ok = False
+    if not ok:
+        return None
+    return FieldDef(
+        name=name, label=str(raw["label"]), type=ftype, required=bool(raw.get("required", False)),
+        help=str(raw.get("help", "")), choices=choices, columns=tuple(columns),
+        required_if=str(required_if) if required_if else None, max_length=raw.get("max_length"),
+        min=raw.get("min"), max=raw.get("max"), min_rows=int(raw.get("min_rows", 0)),
+        max_rows=int(raw.get("max_rows", 100)), exactly_one=exactly_one, role=raw.get("role"),
+        multiple=bool(raw.get("multiple", False)), default=raw.get("default"),
+    )
+
+
+def parse_form(text: str, file: str) -> tuple[FormDef | None, list[Problem]]:
+    problems: list[Problem] = []
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return None, [Problem(file, (mark.line + 1) if mark else None, None, f"not valid YAML: {exc}")]
+    if not isinstance(raw, dict):
+        return None, [Problem(file, None, None, "a form file must be a mapping with key, title and fields")]
+    key = str(raw.get("key") or Path(file).stem)
+    if not _NAME.match(key) or key in RESERVED_KEYS:
+        problems.append(Problem(file, None, key, "form key must be lower-case ASCII and not a reserved name"))
+    if not raw.get("title"):
+        problems.append(Problem(file, None, key, "form needs a Japanese title"))
+    fields: list[FieldDef] = []
+    for item in raw.get("fields") or []:
+        parsed = _field(item, file, key, problems)
+        if parsed:
+            fields.append(parsed)
+    names = [f.name for f in fields]
+    for dup in {n for n in names if names.count(n) > 1}:
+        problems.append(Problem(file, None, f"{key}.{dup}", "field name used twice"))
+    if problems:
+        return None, problems
+    return FormDef(key=key, title=str(raw["title"]), fields=tuple(fields),
+                   description=str(raw.get("description", "")), file=file), []
+
+
+def load_forms(forms_dir: str | Path) -> tuple[FormRegistry, list[Problem]]:
+    """Load every ``*.yaml`` form under ``forms_dir``; problems name the file and field."""
+    registry, problems = FormRegistry(), []
+    directory = Path(forms_dir)
+    if not directory.is_dir():
+        return registry, [Problem(str(directory), None, None, "forms directory not found")]
+    for path in sorted(directory.glob("*.yaml")):
+        form, found = parse_form(path.read_text(encoding="utf-8"), path.name)
+        problems.extend(found)
+        if form is None:
+            continue
+        if form.key in registry.forms:
+            problems.append(Problem(path.name, None, form.key,
+                                    f"form key also defined in {registry.forms[form.key].file}"))
+            continue
+        registry.forms[form.key] = form
+    return registry, problems

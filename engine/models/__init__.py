@@ -1,0 +1,13 @@
+"""SQLAlchemy 2 tables of Tsunagu. Import models from here; ``Base.metadata`` feeds Alembic."""
+
+from .audit import AuditEvent, AuditHead
+from .base import Base, UTCDateTime
+from .case import Case, CaseCounter, FormRecord, HumanTask, TaskDraft
+from .org import AGENCY_KINDS, Agency, ApiToken, LoginAttempt, User, UserRole
+from .process import Deployment, DeploymentFile, ProcessDefinition
+
+__all__ = [
+    "AGENCY_KINDS", "Agency", "ApiToken", "AuditEvent", "AuditHead", "Base", "Case", "CaseCounter",
+    "Deployment", "DeploymentFile", "FormRecord", "HumanTask", "LoginAttempt", "ProcessDefinition",
+    "TaskDraft", "UTCDateTime", "User", "UserRole",
+]

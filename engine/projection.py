@@ -1,0 +1,160 @@
+"""Projecting a workflow's state into indexed rows: human tasks, due times, timers, case status.
+
+After every engine run, in the same transaction, the READY human steps become ``human_tasks`` rows
+(new ones get their role, agency, assignee and due time), rows whose step went away are cancelled,
+and the case row gets its current step, stage, status and the time of its next BPMN timer. The inbox,
+the supervisor views and the scheduler read only these columns.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import clock
+from .bpmn.timers import next_deadline
+from .core import Engine
+from .durations import NotationError, deadline, is_literal
+from .errors import ExpressionError
+from .expressions import evaluate
+from .models import Agency, Case, HumanTask, User, UserRole
+from .runtime import LiveCase
+
+MAX_STEP_TEXT = 300
+
+
+def task_meta(live: LiveCase, spiff_task: Any) -> dict[str, Any]:
+    spec_name = spiff_task.workflow.spec.name
+    element_id = spiff_task.task_spec.bpmn_id or spiff_task.task_spec.name
+    meta = live.spec.tasks.get(spec_name, {}).get(element_id)
+    if meta is None:
+        name = spiff_task.task_spec.bpmn_name or element_id
+        meta = {"element_id": element_id, "name": name, "lane": spiff_task.task_spec.lane, "role": None,
+                "form_key": None, "due": None, "assignee": None, "agency": None, "stage": None}
+    return meta
+
+
+def _context(live: LiveCase, spiff_task: Any, extra: dict[str, Any]) -> ChainMap:
+    return ChainMap(extra, spiff_task.data)
+
+
+def due_at(engine: Engine, meta: dict[str, Any], context: Any, start: datetime) -> datetime | None:
+    """Due time of a step from configuration overrides, else its ``due`` property; None if neither."""
+    overrides = engine.settings.due_overrides
+    text = overrides.get(meta["element_id"]) or overrides.get("*") or meta.get("due")
+    if not text:
+        return None
+    try:
+        if not (is_literal(text) or is_literal(text, "date")):
+            text = evaluate(text, context, engine.script_engine.budget_s)
+            if not text:
+                return None
+        return deadline(str(text), start, engine.calendar)
+    except (NotationError, ExpressionError):
+        return None  # validated at deploy; a bad runtime value leaves the step without a due time
+
+
+def _user_id(session: Session, username: Any, role: str | None) -> int | None:
+    if not isinstance(username, str) or not username:
+        return None
+    stmt = select(User.id).where(User.username == username, User.active.is_(True))
+    if role:
+        stmt = stmt.join(UserRole, UserRole.user_id == User.id).where(UserRole.role == role)
+    return session.scalar(stmt)
+
+
+def _agency_id(session: Session, engine: Engine, meta: dict[str, Any], live: LiveCase, context: Any,
+               role: str | None) -> int | None:
+    if meta.get("agency"):
+        try:
+            code = evaluate(meta["agency"], context, engine.script_engine.budget_s)
+        except ExpressionError:
+            code = None
+        if isinstance(code, str) and code:
+            return session.scalar(select(Agency.id).where(Agency.code == code))
+    rule = live.spec.agency_rules.get(role or "", "any")
+    if rule == "intake":
+        return live.case.intake_agency_id
+    if rule == "lead":
+        return live.case.lead_agency_id
+    return None
+
+
+def _new_task(engine: Engine, session: Session, live: LiveCase, spiff_task: Any, extra: dict[str, Any],
+              now: datetime) -> HumanTask:
+    meta = task_meta(live, spiff_task)
+    context = _context(live, spiff_task, extra)
+    role = meta.get("role") or ""
+    assignee_id = None
+    if meta.get("assignee"):
+        try:
+            assignee_id = _user_id(session, evaluate(meta["assignee"], context, engine.script_engine.budget_s),
+                                   role or None)
+        except ExpressionError:
+            assignee_id = None
+    return HumanTask(
+        case_id=live.case.id, spiff_task_id=str(spiff_task.id), element_id=meta["element_id"],
+        process_id=spiff_task.workflow.spec.name, title=meta["name"][:300], lane=(meta.get("lane") or "")[:200],
+        role=role, agency_id=_agency_id(session, engine, meta, live, context, role), assignee_id=assignee_id,
+        status="open", form_key=meta.get("form_key"), created_at=now,
+        due_at=due_at(engine, meta, context, now), claimed_at=now if assignee_id else None,
+    )
+
+
+def next_timer(live: LiveCase) -> datetime | None:
+    soonest = None
+    for task in live.workflow.get_tasks(state=TaskState.WAITING):
+        if isinstance(task.task_spec, CatchingEvent):
+            when = next_deadline(task)
+            if when is not None and (soonest is None or when < soonest):
+                soonest = when
+    return soonest
+
+
+def sync(engine: Engine, session: Session, live: LiveCase, extra: dict[str, Any] | None = None) -> list[HumanTask]:
+    """Bring ``human_tasks`` and the case's projected columns in line with the workflow; return open tasks."""
+    now = clock.now()
+    ready = {str(t.id): t for t in live.workflow.get_tasks(state=TaskState.READY, manual=True)}
+    rows = {row.spiff_task_id: row for row in session.scalars(
+        select(HumanTask).where(HumanTask.case_id == live.case.id, HumanTask.status == "open"))}
+    open_rows: list[HumanTask] = []
+    for spiff_id, row in rows.items():
+        if spiff_id in ready:
+            open_rows.append(row)
+        else:
+            row.status, row.cancelled_reason = "cancelled", "process_moved"
+    for spiff_id, spiff_task in ready.items():
+        if spiff_id not in rows:
+            row = _new_task(engine, session, live, spiff_task, extra or {}, now)
+            session.add(row)
+            open_rows.append(row)
+    case = live.case
+    case.current_step = "、".join(dict.fromkeys(r.title for r in open_rows))[:MAX_STEP_TEXT]
+    stages = [task_meta(live, ready[r.spiff_task_id]).get("stage") for r in open_rows if r.spiff_task_id in ready]
+    stage = next((s for s in reversed(stages) if s), None)
+    if stage:
+        case.stage = stage
+    case.next_timer_at = next_timer(live)
+    case.updated_at = now
+    if live.workflow.is_completed():
+        case.status = "completed"
+        case.finished_at = case.finished_at or now
+        case.outcome = _outcome(live)[:100]
+        case.stage = "finished"
+    return open_rows
+
+
+def _outcome(live: LiveCase) -> str:
+    """The name of the end event the case finished at (e.g. 「窓口対応で完結」「終結」)."""
+    ends = [t for t in live.workflow.get_tasks(state=TaskState.COMPLETED)
+            if type(t.task_spec).__name__ == "EndEvent" and t.workflow is live.workflow]
+    if not ends:
+        return ""
+    last = max(ends, key=lambda t: t.last_state_change)
+    return (last.task_spec.bpmn_name or last.task_spec.bpmn_id or "").strip()

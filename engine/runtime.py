@@ -1,0 +1,127 @@
+"""Running one case's workflow inside the caller's transaction: lock, load, advance, save.
+
+The order is fixed (engine-notes §8.3): lock the case row, load its workflow (from the in-process
+cache when its version still matches, else by deserializing against the pinned spec), check the
+SpiffWorkflow task is READY, run it, advance the engine to the next wait state, check the tree depth,
+serialize, and re-project tasks and timers (:mod:`engine.projection`). Any failure raises and the
+caller rolls back, so a case is never half-written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from .bpmn.serializer import SERIALIZER_VERSION, state_from_json, state_to_json
+from .core import Engine
+from .db import is_postgresql
+from .definitions import load_spec
+from .errors import Conflict, NotFound, ProcessError
+from .models import Case
+from .runtime_cache import LoadedSpec
+
+DEPTH_ALARM = 800
+
+
+@dataclass
+class LiveCase:
+    """A locked case row with its workflow and the spec it is pinned to."""
+
+    case: Case
+    workflow: BpmnWorkflow
+    spec: LoadedSpec
+
+
+def lock_case(session: Session, case_id: int) -> Case:
+    """Load the case row for writing (``FOR UPDATE`` on PostgreSQL; SQLite holds the write lock)."""
+    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+    if is_postgresql(session):
+        stmt = stmt.with_for_update(of=Case)
+    case = session.scalar(stmt)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def load(engine: Engine, case: Case) -> LiveCase:
+    spec = load_spec(engine, case.definition)
+    workflow = engine.workflows.take(case.id, case.version)
+    if workflow is None:
+        workflow = state_from_json(case.state, spec.spec, spec.subprocess_specs)
+    workflow.script_engine = engine.script_engine
+    return LiveCase(case=case, workflow=workflow, spec=spec)
+
+
+def new_workflow(engine: Engine, spec: LoadedSpec) -> BpmnWorkflow:
+    return BpmnWorkflow(spec.spec, spec.subprocess_specs, script_engine=engine.script_engine)
+
+
+def ready_task(live: LiveCase, spiff_task_id: str) -> Any:
+    try:
+        task = live.workflow.get_task_from_id(UUID(spiff_task_id))
+    except (TaskNotFoundException, ValueError):
+        raise Conflict("the step no longer exists in the case", reason="gone") from None
+    if task.state != TaskState.READY:
+        raise Conflict("the step is not waiting for input", reason="not_ready")
+    return task
+
+
+def _process_error(exc: Exception, what: str) -> ProcessError:
+    element = None
+    task_spec = getattr(exc, "task_spec", None)
+    if task_spec is not None:
+        element = getattr(task_spec, "bpmn_id", None) or getattr(task_spec, "name", None)
+    message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+    return ProcessError(f"{what}: {message}", element_id=element)
+
+
+def advance(live: LiveCase, refresh_timers: bool = False) -> None:
+    """Run the engine until only people and timers are waiting; check the tree depth invariant."""
+    try:
+        if refresh_timers:
+            live.workflow.refresh_timers()
+        live.workflow.do_engine_steps()
+        if refresh_timers:
+            # a timer made READY by the refresh runs on the second pass (engine-notes §3.2)
+            live.workflow.refresh_timers()
+            live.workflow.do_engine_steps()
+    except (WorkflowTaskException, WorkflowException, SpiffWorkflowException) as exc:
+        raise _process_error(exc, "the process could not continue") from None
+    check_depth(live)
+
+
+def run_task(live: LiveCase, task: Any) -> None:
+    try:
+        task.run()
+    except (WorkflowTaskException, WorkflowException, SpiffWorkflowException) as exc:
+        raise _process_error(exc, "the step could not be completed") from None
+    advance(live)
+
+
+def check_depth(live: LiveCase) -> None:
+    deepest = 0
+    for task in live.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        deepest = max(deepest, task.depth)
+    if deepest > DEPTH_ALARM:
+        raise ProcessError(f"the case's task tree is {deepest} levels deep; SpiffWorkflow stops seeing tasks at "
+                           f"1000. The diagram repeats a loop too often (see maxIterations)")
+
+
+def save(engine: Engine, session: Session, live: LiveCase) -> None:
+    """Serialize the workflow into the case row; the version counter moves on at flush."""
+    live.case.state = state_to_json(live.workflow)
+    live.case.serializer_version = SERIALIZER_VERSION
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict("the case was changed by another request", reason="stale") from None
+    engine.workflows.keep_after_commit(session, live.case, live.workflow)

@@ -1,0 +1,169 @@
+"""Users, agencies, passwords (argon2), API tokens and login throttling.
+
+Passwords are hashed with argon2id; API tokens are random, shown once, and stored as SHA-256.
+After :data:`MAX_FAILURES` failed logins for one username within :data:`FAILURE_WINDOW`, further
+attempts are refused until the window passes, whatever the password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from . import clock
+from .actor import ROLE_IDS, Actor
+from .errors import Conflict, Invalid, NotAllowed, NotFound
+from .formschema import Lookups
+from .models import Agency, ApiToken, LoginAttempt, User, UserRole
+
+HASHER = PasswordHasher()
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Swap the password hasher (tests use cheap parameters; production keeps argon2's defaults)."""
+    global HASHER  # noqa: PLW0603
+    HASHER = hasher
+MAX_FAILURES = 10
+FAILURE_WINDOW = timedelta(minutes=5)
+MIN_PASSWORD = 10
+_DUMMY_HASH = HASHER.hash("tsunagu-timing-equaliser")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    agency_code: str | None
+    agency_name: str | None
+    active: bool
+
+
+def actor_for(user: User, request_id: str | None = None) -> Actor:
+    return Actor(user_id=user.id, username=user.username, display_name=user.display_name,
+                 agency_id=user.agency_id, roles=user.roles, request_id=request_id)
+
+
+def info(user: User) -> UserInfo:
+    return UserInfo(user.id, user.username, user.display_name, tuple(sorted(user.roles)),
+                    user.agency.code if user.agency else None, user.agency.name if user.agency else None,
+                    user.active)
+
+
+def create_agency(session: Session, code: str, name: str, kind: str) -> Agency:
+    agency = Agency(code=code, name=name, kind=kind)
+    session.add(agency)
+    session.flush()
+    return agency
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid({"password": [f"パスワードは{MIN_PASSWORD}文字以上にしてください。"]})
+
+
+def create_user(session: Session, username: str, display_name: str, password: str, roles: list[str],
+                agency_code: str | None) -> User:
+    unknown = [r for r in roles if r not in ROLE_IDS]
+    if unknown:
+        raise Invalid({"roles": [f"不明な役割です: {', '.join(unknown)}"]})
+    check_password_strength(password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} already exists", reason="exists")
+    agency_id = None
+    if agency_code:
+        agency_id = session.scalar(select(Agency.id).where(Agency.code == agency_code))
+        if agency_id is None:
+            raise NotFound(f"agency {agency_code!r} not found")
+    user = User(username=username, display_name=display_name, password_hash=HASHER.hash(password),
+                agency_id=agency_id, created_at=clock.now())
+    user.role_rows = [UserRole(role=r) for r in sorted(set(roles))]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    check_password_strength(password)
+    user = get_user(session, username)
+    user.password_hash = HASHER.hash(password)
+    user.session_epoch += 1
+    session.flush()
+
+
+def _throttled(session: Session, username: str) -> bool:
+    since = clock.now() - FAILURE_WINDOW
+    count = session.scalar(select(func.count()).select_from(LoginAttempt)
+                           .where(LoginAttempt.username == username, LoginAttempt.at >= since))
+    return (count or 0) >= MAX_FAILURES
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """Return the active user for these credentials; NotAllowed for any failure (same message)."""
+    username = (username or "")[:80]
+    if _throttled(session, username):
+        raise NotAllowed("too many failed logins", reason="throttled")
+    user = session.scalar(select(User).where(User.username == username))
+    ok = False
+    try:
+        ok = HASHER.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None or not user.active:
+        session.add(LoginAttempt(username=username, at=clock.now()))
+        session.flush()
+        raise NotAllowed("invalid credentials", reason="invalid")
+    session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+    if HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = HASHER.hash(password)
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_api_token(session: Session, username: str) -> str:
+    user = get_user(session, username)
+    token = "tsg_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=clock.now()))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    if not token or len(token) > 200:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
+                                                ApiToken.revoked_at.is_(None)))
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None
+
+
+def list_users(session: Session) -> list[UserInfo]:
+    return [info(u) for u in session.scalars(select(User).order_by(User.username))]
+
+
+def lookups(session: Session) -> Lookups:
+    """What agency and user form fields may name (active agencies and users)."""
+    agencies = {a.code: a.name for a in session.scalars(select(Agency).where(Agency.active.is_(True)))}
+    users = {u.username: (u.display_name, u.roles)
+             for u in session.scalars(select(User).where(User.active.is_(True)))}
+    return Lookups(agencies=agencies, users=users)

@@ -1,0 +1,1 @@
+"""Test helpers: BPMN builders, factories and drivers shared by the test modules."""

@@ -1,0 +1,54 @@
+"""One database transaction per request: opened on first use, committed at the end, rolled back on error.
+
+Handlers call :func:`session` and never commit themselves. State-changing requests (POST, PUT,
+PATCH, DELETE) open a write transaction (``BEGIN IMMEDIATE`` on SQLite) so concurrent writers queue
+instead of failing half-way. If the commit fails the request fails, so a user is never told that
+something was saved when it was not.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, request
+from sqlalchemy.orm import Session
+
+from engine.db import begin_write
+
+from .state import state
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def session() -> Session:
+    s = g.get("db_session")
+    if s is None:
+        s = state().sessions()
+        if request.method in WRITE_METHODS:
+            begin_write(s)
+        g.db_session = s
+    return s
+
+
+def _commit(response: Response) -> Response:
+    s = g.pop("db_session", None)
+    if s is None:
+        return response
+    try:
+        if response.status_code < 400 or g.get("commit_on_error"):
+            s.commit()
+        else:
+            s.rollback()
+    finally:
+        s.close()
+    return response
+
+
+def _teardown(exc: BaseException | None) -> None:
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.rollback()
+        s.close()
+
+
+def init_request_db(app: Flask) -> None:
+    app.after_request(_commit)
+    app.teardown_request(_teardown)
