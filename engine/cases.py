@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, clock, policy, projection, runtime
+from . import audit, case_updates, clock, hooks, policy, projection, runtime
 from .actor import Actor
 from .core import Engine
 from .db import begin_write
@@ -103,12 +103,19 @@ def start_case(engine: Engine, session: Session, actor: Actor, data: dict[str, A
     session.add(case)
     session.flush()
     live = runtime.LiveCase(case=case, workflow=workflow, spec=loaded)
+    start_meta = next((m for m in loaded.tasks.get(definition.process_id, {}).values() if m["tag"] == "startEvent"),
+                      None)
+    if start_meta:
+        case_updates.apply(session, case, start_meta, start.data, engine.script_engine.budget_s)
     runtime.advance(live)
     rows = projection.sync(engine, session, live, {"starter": actor.username, "previous": actor.username})
     runtime.save(engine, session, live)
     if form is not None:
-        session.add(FormRecord(case_id=case.id, human_task_id=None, form_key=form.key, element_id="start",
-                               title=form.title, data=cleaned, submitted_by_id=actor.user_id, submitted_at=now))
+        record = FormRecord(case_id=case.id, human_task_id=None, form_key=form.key, element_id="start",
+                            title=form.title, data=cleaned, submitted_by_id=actor.user_id, submitted_at=now)
+        session.add(record)
+        session.flush()
+        hooks.after_submission(hooks.Submission(engine, session, actor, case, None, form.key, cleaned, record.id))
     audit.record(session, actor, "case.start", "case", str(case.id), case_id=case.id,
                  detail={"process": definition.process_id, "version": definition.version,
                          "form": form.key if form else None})

@@ -48,6 +48,7 @@ def _reads(bundle: Bundle) -> dict[str, list[str] | None]:
     for spec_meta in bundle.task_meta.values():
         for meta in spec_meta.values():
             texts.extend(v for k in ("due", "assignee", "agency") if (v := meta.get(k)))
+            texts.extend((meta.get("case_updates") or {}).values())
     for text in texts:
         try:
             compiled = compile_expression(text)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, clock, policy, projection, runtime
+from . import audit, case_updates, clock, hooks, policy, projection, runtime
 from .actor import Actor
 from .cases import open_task_views, routed
 from .core import Engine
@@ -149,14 +149,18 @@ def complete(engine: Engine, session: Session, actor: Actor, task_id: int, data:
     task.status, task.completed_at, task.completed_by_id = "completed", now, actor.user_id
     task.assignee_id = task.assignee_id or actor.user_id
     runtime.run_task(live, spiff_task)
+    case_updates.apply(session, case, projection.task_meta(live, spiff_task), spiff_task.data,
+                       engine.script_engine.budget_s)
     starter = session.scalar(select(User.username).where(User.id == case.started_by_id)) if case.started_by_id \
         else None
     rows = projection.sync(engine, session, live, {"starter": starter, "previous": actor.username})
     runtime.save(engine, session, live)
     if form is not None:
-        session.add(FormRecord(case_id=case.id, human_task_id=task.id, form_key=form.key,
-                               element_id=task.element_id, title=task.title, data=cleaned,
-                               submitted_by_id=actor.user_id, submitted_at=now))
+        record = FormRecord(case_id=case.id, human_task_id=task.id, form_key=form.key, element_id=task.element_id,
+                            title=task.title, data=cleaned, submitted_by_id=actor.user_id, submitted_at=now)
+        session.add(record)
+        session.flush()
+        hooks.after_submission(hooks.Submission(engine, session, actor, case, task, form.key, cleaned, record.id))
     draft = session.get(TaskDraft, task.id)
     if draft is not None:
         session.delete(draft)

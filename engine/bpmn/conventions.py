@@ -41,6 +41,7 @@ class TaskMeta:
     agency: str | None
     candidate_groups: str | None
     stage: str | None
+    case_updates: dict[str, str]
     line: int | None
 
     def to_json(self) -> dict:
@@ -111,6 +112,7 @@ def _task_meta(element: etree._Element, lane: str | None, roles: RoleConfig, doc
         tag=local_name(element), lane=lane, role=role, form_key=props.get("formKey"), due=props.get("due"),
         assignee=props.get("assignee"), agency=props.get("agency"), candidate_groups=groups,
         stage=props.get("stage"), line=doc.line_of(element.get("id")),
+        case_updates={k[len("case."):]: v for k, v in props.items() if k.startswith("case.")},
     )
 
 

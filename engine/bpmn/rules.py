@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from ..case_updates import COLUMNS as CASE_COLUMNS
 from ..durations import is_literal
 from ..errors import ExpressionError, Problem
 from ..expressions import Expression, compile_expression, from_camunda
@@ -125,6 +126,20 @@ def check_human_tasks(doc: XmlDocument, process: etree._Element, roles: RoleConf
                 _, error = check_expression(props[key], key)
                 if error:
                     yield _problem(doc, element, error)
+        yield from check_case_updates(doc, element, props)
+
+
+def check_case_updates(doc: XmlDocument, element: etree._Element, props: dict[str, str]) -> Iterator[Problem]:
+    for key, value in props.items():
+        if not key.startswith("case."):
+            continue
+        column = key[len("case."):]
+        if column not in CASE_COLUMNS:
+            yield _problem(doc, element, f"property {key!r}: a diagram may set only {', '.join(CASE_COLUMNS)}")
+            continue
+        _, error = check_expression(value, key)
+        if error:
+            yield _problem(doc, element, error, code="expression")
 
 
 def _inherited_lane(element: etree._Element, lanes: dict[str, str]) -> str | None:

@@ -1,0 +1,49 @@
+"""After-submission hooks: domain records written when a form is submitted, in the same transaction.
+
+Some submissions create rows beyond the form record itself: a consent (F3) becomes consent rows that
+drive access, a monitoring note or an outreach contact becomes a record in its table. Hooks are
+listed here by form key as ``"module:function"`` names, imported on first use (no import-time side
+effects). A hook is called as ``hook(ctx)`` with a :class:`Submission` and may raise ``Invalid``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .actor import Actor
+
+# form key -> hook functions, called in order after the submission was validated and stored.
+HOOKS: dict[str, list[str]] = {}
+
+
+@dataclass
+class Submission:
+    engine: Any
+    session: Session
+    actor: Actor
+    case: Any
+    task: Any | None
+    form_key: str
+    data: dict[str, Any]
+    record_id: int | None
+
+
+_resolved: dict[str, Callable[[Submission], None]] = {}
+
+
+def _resolve(name: str) -> Callable[[Submission], None]:
+    fn = _resolved.get(name)
+    if fn is None:
+        module, attr = name.split(":")
+        fn = _resolved[name] = getattr(importlib.import_module(module), attr)
+    return fn
+
+
+def after_submission(submission: Submission) -> None:
+    for name in HOOKS.get(submission.form_key, []):
+        _resolve(name)(submission)
