@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -37,33 +37,43 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
-def _lock_head(session: Session) -> AuditHead:
-    stmt = select(AuditHead).where(AuditHead.id == 1)
-    if is_postgresql(session):
-        stmt = stmt.with_for_update()
-    head = session.scalar(stmt)
-    if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
-        session.add(head)
-        session.flush()
-    return head
+_EVENTS = AuditEvent.__table__
+_HEADS = AuditHead.__table__
+_HEAD = select(_HEADS.c.last_id, _HEADS.c.last_hash).where(_HEADS.c.id == 1)
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_INSERT_EVENT = _EVENTS.insert()
+_MOVE_HEAD = _HEADS.update().where(_HEADS.c.id == 1).values(last_id=bindparam("new_id"),
+                                                             last_hash=bindparam("new_hash"))
+
+
+def _lock_head(session: Session) -> tuple[int, str]:
+    connection = session.connection()
+    row = connection.execute(_HEAD_FOR_UPDATE if is_postgresql(session) else _HEAD).first()
+    if row is None:
+        connection.execute(_HEADS.insert(), {"id": 1, "last_id": 0, "last_hash": GENESIS})
+        return 0, GENESIS
+    return row.last_id, row.last_hash
 
 
 def record(session: Session, actor: Actor, action: str, object_type: str, object_id: str = "", *,
            case_id: int | None = None, task_id: int | None = None, allowed: bool = True,
            detail: dict[str, Any] | None = None) -> AuditEvent:
-    """Append one audit event to the chain (flushes; the caller's transaction commits it)."""
-    head = _lock_head(session)
+    """Append one audit event to the chain (the caller's transaction commits it).
+
+    Written with Core statements: this runs on every read and write, so it is kept to three short
+    statements (read the head under lock, insert the event, move the head).
+    """
+    last_id, last_hash = _lock_head(session)
     event = AuditEvent(
-        id=head.last_id + 1, at=clock.now(), user_id=actor.user_id,
-        username=actor.username, agency_id=actor.agency_id, role=actor.primary_role, action=action,
-        object_type=object_type, object_id=str(object_id), case_id=case_id, task_id=task_id, allowed=allowed,
-        request_id=actor.request_id or "", detail=detail or {}, prev_hash=head.last_hash, hash="",
+        id=last_id + 1, at=clock.now(), user_id=actor.user_id, username=actor.username,
+        agency_id=actor.agency_id, role=actor.primary_role, action=action, object_type=object_type,
+        object_id=str(object_id), case_id=case_id, task_id=task_id, allowed=allowed,
+        request_id=actor.request_id or "", detail=detail or {}, prev_hash=last_hash, hash="",
     )
     event.hash = event_hash(event)
-    head.last_id, head.last_hash = event.id, event.hash
-    session.add(event)
-    session.flush()
+    connection = session.connection()
+    connection.execute(_INSERT_EVENT, {c.key: getattr(event, c.key) for c in _EVENTS.columns})
+    connection.execute(_MOVE_HEAD, {"new_id": event.id, "new_hash": event.hash})
     return event
 
 

@@ -108,14 +108,12 @@ def start_case(engine: Engine, session: Session, actor: Actor, data: dict[str, A
     if start_meta:
         case_updates.apply(session, case, start_meta, start.data, engine.script_engine.budget_s)
     runtime.advance(live)
-    rows = projection.sync(engine, session, live, {"starter": actor.username, "previous": actor.username})
+    rows = projection.sync(engine, session, live, projection.Names(session, case, actor))
     runtime.save(engine, session, live)
     if form is not None:
-        record = FormRecord(case_id=case.id, human_task_id=None, form_key=form.key, element_id="start",
-                            title=form.title, data=cleaned, submitted_by_id=actor.user_id, submitted_at=now)
-        session.add(record)
-        session.flush()
-        hooks.after_submission(hooks.Submission(engine, session, actor, case, None, form.key, cleaned, record.id))
+        record_id = store_form_record(session, case.id, None, form.key, "start", form.title, cleaned, actor.user_id,
+                                      now)
+        hooks.after_submission(hooks.Submission(engine, session, actor, case, None, form.key, cleaned, record_id))
     audit.record(session, actor, "case.start", "case", str(case.id), case_id=case.id,
                  detail={"process": definition.process_id, "version": definition.version,
                          "form": form.key if form else None})
@@ -123,11 +121,25 @@ def start_case(engine: Engine, session: Session, actor: Actor, data: dict[str, A
     return StartResult(case.id, case.case_number, open_task_views(session, case, rows))
 
 
+_INSERT_RECORD = FormRecord.__table__.insert().returning(FormRecord.__table__.c.id)
+
+
+def store_form_record(session: Session, case_id: int, task_id: int | None, form_key: str, element_id: str,
+                      title: str, data: dict[str, Any], user_id: int | None, at: Any) -> int:
+    """Insert the full submission (the authoritative record of what was entered); return its id."""
+    session.flush()  # the case row must exist before its records
+    return session.connection().execute(_INSERT_RECORD, {
+        "case_id": case_id, "human_task_id": task_id, "form_key": form_key, "element_id": element_id,
+        "title": title, "data": data, "submitted_by_id": user_id, "submitted_at": at}).scalar_one()
+
+
 def open_task_views(session: Session, case: Case, rows: list[HumanTask]) -> list[TaskView]:
-    users = {u.id: u.display_name for u in session.scalars(
-        select(User).where(User.id.in_({r.assignee_id for r in rows if r.assignee_id})))} if rows else {}
-    agencies = {a.id: a.name for a in session.scalars(
-        select(Agency).where(Agency.id.in_({r.agency_id for r in rows if r.agency_id})))} if rows else {}
+    user_ids = {r.assignee_id for r in rows if r.assignee_id}
+    agency_ids = {r.agency_id for r in rows if r.agency_id}
+    users = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
+                 .tuples().all()) if user_ids else {}
+    agencies = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids)))
+                    .tuples().all()) if agency_ids else {}
     return [task_view(r, case.case_number, users, agencies, stage=case.stage)
             for r in sorted(rows, key=lambda r: (r.created_at, r.id))]
 

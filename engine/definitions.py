@@ -115,13 +115,27 @@ def load_spec(engine: Engine, definition: ProcessDefinition) -> LoadedSpec:
     """The parsed spec of a definition, from the in-process cache or its stored JSON."""
     loaded = engine.specs.get(definition.id)
     if loaded is None:
-        spec, subs = spec_from_json(definition.spec_json)
-        meta = definition.task_meta or {}
-        loaded = LoadedSpec(spec=spec, subprocess_specs=subs, tasks=meta.get("tasks", {}),
-                            reads=meta.get("reads", {}), start_form_key=definition.start_form_key,
-                            agency_rules=meta.get("agency_rules", {}))
+        loaded = _restore(definition)
         engine.specs.put(definition.id, loaded)
     return loaded
+
+
+def spec_for_case(engine: Engine, session: Session, definition_id: int) -> LoadedSpec:
+    """The spec a case is pinned to; the definition row is read only on a cache miss."""
+    loaded = engine.specs.get(definition_id)
+    if loaded is None:
+        definition = session.get(ProcessDefinition, definition_id)
+        if definition is None:
+            raise NotFound(f"process definition {definition_id} not found")
+        loaded = load_spec(engine, definition)
+    return loaded
+
+
+def _restore(definition: ProcessDefinition) -> LoadedSpec:
+    spec, subs = spec_from_json(definition.spec_json)
+    meta = definition.task_meta or {}
+    return LoadedSpec(spec=spec, subprocess_specs=subs, tasks=meta.get("tasks", {}), reads=meta.get("reads", {}),
+                      start_form_key=definition.start_form_key, agency_rules=meta.get("agency_rules", {}))
 
 
 def latest_definition(session: Session, process_id: str) -> ProcessDefinition:

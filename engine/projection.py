@@ -9,12 +9,13 @@ the supervisor views and the scheduler read only these columns.
 from __future__ import annotations
 
 from collections import ChainMap
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -27,6 +28,7 @@ from .models import Agency, Case, HumanTask, User, UserRole
 from .runtime import LiveCase
 
 MAX_STEP_TEXT = 300
+_OPEN_TASKS = select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.status == "open")
 
 
 def task_meta(live: LiveCase, spiff_task: Any) -> dict[str, Any]:
@@ -40,7 +42,32 @@ def task_meta(live: LiveCase, spiff_task: Any) -> dict[str, Any]:
     return meta
 
 
-def _context(live: LiveCase, spiff_task: Any, extra: dict[str, Any]) -> ChainMap:
+class Names(Mapping[str, Any]):
+    """The extra names an assignee expression may use: ``starter`` and ``previous`` (usernames).
+
+    ``starter`` is looked up only when an expression asks for it.
+    """
+
+    def __init__(self, session: Session, case: Case, actor: Any) -> None:
+        self._session, self._case, self._actor = session, case, actor
+        self._values: dict[str, Any] = {"previous": actor.username}
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "starter" and key not in self._values:
+            started_by = self._case.started_by_id
+            self._values[key] = (self._actor.username if started_by == self._actor.user_id else
+                                 self._session.scalar(select(User.username).where(User.id == started_by))
+                                 if started_by else None)
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("starter", "previous"))
+
+    def __len__(self) -> int:
+        return 2
+
+
+def _context(live: LiveCase, spiff_task: Any, extra: Mapping[str, Any]) -> ChainMap:
     return ChainMap(extra, spiff_task.data)
 
 
@@ -86,7 +113,7 @@ def _agency_id(session: Session, engine: Engine, meta: dict[str, Any], live: Liv
     return None
 
 
-def _new_task(engine: Engine, session: Session, live: LiveCase, spiff_task: Any, extra: dict[str, Any],
+def _new_task(engine: Engine, session: Session, live: LiveCase, spiff_task: Any, extra: Mapping[str, Any],
               now: datetime) -> HumanTask:
     meta = task_meta(live, spiff_task)
     context = _context(live, spiff_task, extra)
@@ -117,12 +144,11 @@ def next_timer(live: LiveCase) -> datetime | None:
     return soonest
 
 
-def sync(engine: Engine, session: Session, live: LiveCase, extra: dict[str, Any] | None = None) -> list[HumanTask]:
+def sync(engine: Engine, session: Session, live: LiveCase, extra: Mapping[str, Any] | None = None) -> list[HumanTask]:
     """Bring ``human_tasks`` and the case's projected columns in line with the workflow; return open tasks."""
     now = clock.now()
     ready = {str(t.id): t for t in live.workflow.get_tasks(state=TaskState.READY, manual=True)}
-    rows = {row.spiff_task_id: row for row in session.scalars(
-        select(HumanTask).where(HumanTask.case_id == live.case.id, HumanTask.status == "open"))}
+    rows = {row.spiff_task_id: row for row in session.scalars(_OPEN_TASKS, {"case_id": live.case.id})}
     open_rows: list[HumanTask] = []
     for spiff_id, row in rows.items():
         if spiff_id in ready:

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .bpmn.serializer import SERIALIZER_VERSION, state_from_json, state_to_json
 from .core import Engine
 from .db import is_postgresql
-from .definitions import load_spec
+from .definitions import spec_for_case
 from .errors import Conflict, NotFound, ProcessError
 from .models import Case
 from .runtime_cache import LoadedSpec
@@ -41,19 +41,28 @@ class LiveCase:
     spec: LoadedSpec
 
 
-def lock_case(session: Session, case_id: int) -> Case:
-    """Load the case row for writing (``FOR UPDATE`` on PostgreSQL; SQLite holds the write lock)."""
-    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+def _lock_statement(session: Session, *where: Any) -> Any:
+    stmt = select(Case).where(*where).execution_options(populate_existing=True)
     if is_postgresql(session):
         stmt = stmt.with_for_update(of=Case)
-    case = session.scalar(stmt)
+    return stmt
+
+
+def lock_visible_case(session: Session, *where: Any) -> Case | None:
+    """Lock and return the case matching ``where`` (e.g. a visibility filter), or None."""
+    return session.scalar(_lock_statement(session, *where))
+
+
+def lock_case(session: Session, case_id: int) -> Case:
+    """Load the case row for writing (``FOR UPDATE`` on PostgreSQL; SQLite holds the write lock)."""
+    case = session.scalar(_lock_statement(session, Case.id == case_id))
     if case is None:
         raise NotFound(f"case {case_id} not found")
     return case
 
 
-def load(engine: Engine, case: Case) -> LiveCase:
-    spec = load_spec(engine, case.definition)
+def load(engine: Engine, session: Session, case: Case) -> LiveCase:
+    spec = spec_for_case(engine, session, case.process_definition_id)
     workflow = engine.workflows.take(case.id, case.version)
     if workflow is None:
         workflow = state_from_json(case.state, spec.spec, spec.subprocess_specs)

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from . import audit, case_updates, clock, hooks, policy, projection, runtime
 from .actor import Actor
-from .cases import open_task_views, routed
+from .cases import open_task_views, routed, store_form_record
 from .core import Engine
 from .db import begin_write
 from .errors import Conflict, Invalid, NotAllowed, NotFound
@@ -25,6 +25,11 @@ from .formschema import validate_submission
 from .models import Case, FormRecord, HumanTask, TaskDraft, User
 from .users import lookups
 from .views import TaskView
+
+
+_TASK_BY_ID = (select(HumanTask).where(HumanTask.id == bindparam("task_id"))
+               .execution_options(populate_existing=True))
+_DELETE_DRAFT = TaskDraft.__table__.delete().where(TaskDraft.__table__.c.human_task_id == bindparam("task_id"))
 
 
 @dataclass
@@ -44,12 +49,11 @@ def _display_name(session: Session, user_id: int | None) -> str | None:
 def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTask, Case]:
     """Lock the task's case, re-read the task, and hide what the actor may not see (NotFound)."""
     begin_write(session)
-    case_id = session.scalar(select(HumanTask.case_id).where(HumanTask.id == task_id))
-    if case_id is None or not policy.may_see_case(session, actor, case_id):
+    owner = select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery()
+    case = runtime.lock_visible_case(session, Case.id == owner, policy.case_filter(actor))
+    if case is None:
         raise NotFound(f"task {task_id} not found")
-    case = runtime.lock_case(session, case_id)
-    task = session.scalar(select(HumanTask).where(HumanTask.id == task_id)
-                          .execution_options(populate_existing=True))
+    task = session.scalar(_TASK_BY_ID, {"task_id": task_id})
     if task is None:
         raise NotFound(f"task {task_id} not found")
     return task, case
@@ -139,7 +143,7 @@ def complete(engine: Engine, session: Session, actor: Actor, task_id: int, data:
     form = engine.forms.get(task.form_key)
     cleaned = validate_submission(form, data, lookups(session) if _needs_lookups(form) else None) \
         if form is not None else {}
-    live = runtime.load(engine, case)
+    live = runtime.load(engine, session, case)
     spiff_task = runtime.ready_task(live, task.spiff_task_id)
     if form is not None:
         value = routed(form.key, cleaned, live.spec.reads)
@@ -151,19 +155,13 @@ def complete(engine: Engine, session: Session, actor: Actor, task_id: int, data:
     runtime.run_task(live, spiff_task)
     case_updates.apply(session, case, projection.task_meta(live, spiff_task), spiff_task.data,
                        engine.script_engine.budget_s)
-    starter = session.scalar(select(User.username).where(User.id == case.started_by_id)) if case.started_by_id \
-        else None
-    rows = projection.sync(engine, session, live, {"starter": starter, "previous": actor.username})
+    rows = projection.sync(engine, session, live, projection.Names(session, case, actor))
     runtime.save(engine, session, live)
     if form is not None:
-        record = FormRecord(case_id=case.id, human_task_id=task.id, form_key=form.key, element_id=task.element_id,
-                            title=task.title, data=cleaned, submitted_by_id=actor.user_id, submitted_at=now)
-        session.add(record)
-        session.flush()
-        hooks.after_submission(hooks.Submission(engine, session, actor, case, task, form.key, cleaned, record.id))
-    draft = session.get(TaskDraft, task.id)
-    if draft is not None:
-        session.delete(draft)
+        record_id = store_form_record(session, case.id, task.id, form.key, task.element_id, task.title, cleaned,
+                                      actor.user_id, now)
+        hooks.after_submission(hooks.Submission(engine, session, actor, case, task, form.key, cleaned, record_id))
+    session.execute(_DELETE_DRAFT, {"task_id": task.id})
     audit.record(session, actor, "task.complete", "task", str(task.id), case_id=case.id, task_id=task.id,
                  detail={"form": task.form_key, "element": task.element_id})
     session.flush()
@@ -175,6 +173,17 @@ def _needs_lookups(form: Any) -> bool:
     def walk(fields: Any) -> bool:
         return any(f.type in ("agency", "user") or (f.type == "table" and walk(f.columns)) for f in fields)
     return walk(form.fields)
+
+
+def task_form(engine: Engine, session: Session, actor: Actor, task_id: int) -> Any:
+    """The form definition of a task the actor may see (NotFound otherwise); reads no case data.
+
+    The web layer needs it to read a posted form before calling :func:`complete` or :func:`save_draft`.
+    """
+    row = session.execute(select(HumanTask.case_id, HumanTask.form_key).where(HumanTask.id == task_id)).first()
+    if row is None or not policy.may_see_case(session, actor, row.case_id):
+        raise NotFound(f"task {task_id} not found")
+    return engine.forms.get(row.form_key)
 
 
 @dataclass

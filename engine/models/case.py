@@ -39,7 +39,8 @@ class Case(Base):
     consent_status: Mapped[str] = mapped_column(String(30), default="unknown")
     confidential: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str] = mapped_column(String(100), default="")
-    state: Mapped[str] = mapped_column(Text)
+    # Loaded only when the live workflow is not cached (deferred): it is the biggest column.
+    state: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(default=1)
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -47,7 +48,7 @@ class Case(Base):
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 
-    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    definition: Mapped[ProcessDefinition] = relationship(lazy="select")
 
     # Optimistic version counter: every UPDATE checks and increments it (StaleDataError on a lost race).
     __mapper_args__ = {"version_id_col": version}

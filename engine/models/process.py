@@ -47,9 +47,9 @@ class ProcessDefinition(Base):
     version: Mapped[int]
     file_name: Mapped[str] = mapped_column(String(255))
     # The serialized SpiffWorkflow spec and the specs of every process it calls.
-    spec_json: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     # Per-element metadata read from the XML: forms, due times, roles, assignees (see engine.bpmn.conventions).
-    task_meta: Mapped[dict]
+    task_meta: Mapped[dict] = mapped_column(deferred=True)
     start_form_key: Mapped[str | None] = mapped_column(String(100))
     startable: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]

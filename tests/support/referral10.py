@@ -26,7 +26,7 @@ STEPS = [("consent_check", "同意確認", "窓口"), ("acceptance", "受理判�
 AFTER = [("explanation", "本人説明", "CSW"), ("monitoring", "モニタリング", "CSW"), ("evaluation", "評価", "CSW")]
 
 
-def referral_builder(due: str = "3BD", version_note: str = "") -> ProcessBuilder:
+def referral_builder(due: str = "3BD", version_note: str = "", extra_step: bool = False) -> ProcessBuilder:
     b = ProcessBuilder("referral_test", "つなぎテスト" + version_note)
     b.start("start", "相談受付", form="intake")
     b.user("window_response", "窓口での対応", form="window_response", due=due, assignee="starter", stage="intake")
@@ -40,7 +40,10 @@ def referral_builder(due: str = "3BD", version_note: str = "") -> ProcessBuilder
     lanes["担当部署"].append("meeting")
     b.xor("g2", "会議決定", default="to_explain", maxIterations="20")
     lanes["担当部署"].append("g2")
-    for element_id, name, lane in AFTER:
+    after_steps = list(AFTER)
+    if extra_step:
+        after_steps.insert(1, ("checkin", "追加の確認", "CSW"))
+    for element_id, name, lane in after_steps:
         b.user(element_id, name, form="note", due=due, assignee="decision.csw")
         lanes[lane].append(element_id)
     b.end("end", "終結")
@@ -57,13 +60,13 @@ def referral_builder(due: str = "3BD", version_note: str = "") -> ProcessBuilder
     b.flow("meeting", "g2")
     b.flow("g2", "plan", "decision.result == 'revise'")
     b.flow("g2", "explanation", flow_id="to_explain")
-    after = [s[0] for s in AFTER] + ["end"]
+    after = [s[0] for s in after_steps] + ["end"]
     b.flow("explanation", after[1])
     for a, c in zip(after[1:], after[2:], strict=False):
         b.flow(a, c)
     return b
 
 
-def referral_files(due: str = "3BD", version_note: str = "") -> dict[str, bytes]:
-    return {"referral_test.bpmn": referral_builder(due, version_note).xml().encode("utf-8"),
+def referral_files(due: str = "3BD", version_note: str = "", extra_step: bool = False) -> dict[str, bytes]:
+    return {"referral_test.bpmn": referral_builder(due, version_note, extra_step).xml().encode("utf-8"),
             "roles.yaml": ROLES.encode("utf-8")}
