@@ -22,10 +22,14 @@ COLUMNS = ("consent_status", "csw", "lead_agency", "confidential", "status", "st
 STATUSES = ("active", "waiting_consent", "suspended")
 
 
-def apply(session: Session, case: Case, meta: Mapping[str, Any], data: Mapping[str, Any], budget_s: float) -> None:
+def apply(
+    session: Session, case: Case, meta: Mapping[str, Any], data: Mapping[str, Any], budget_s: float
+) -> None:
     for column, expression in (meta.get("case_updates") or {}).items():
         if column not in COLUMNS:
-            raise ProcessError(f"case.{column} is not a case field a diagram may set", element_id=meta.get("element_id"))
+            raise ProcessError(
+                f"case.{column} is not a case field a diagram may set", element_id=meta.get("element_id")
+            )
         try:
             value = evaluate(expression, data, budget_s)
         except ExpressionError as exc:

@@ -35,7 +35,9 @@ class StartResult:
     open_tasks: list[TaskView]
 
 
-def routed(form_key: str, cleaned: dict[str, Any], reads: dict[str, list[str] | None]) -> dict[str, Any] | None:
+def routed(
+    form_key: str, cleaned: dict[str, Any], reads: dict[str, list[str] | None]
+) -> dict[str, Any] | None:
     """The part of a submission the diagram's expressions read; only this goes into task data.
 
     The full submission is kept in ``form_records``. Keeping task data small keeps case state small,
@@ -73,8 +75,10 @@ def default_process_id(session: Session) -> str:
     return definitions[0].process_id
 
 
-def start_case(engine: Engine, session: Session, actor: Actor, data: dict[str, Any],
-               process_id: str | None = None) -> StartResult:
+@audit.guarded("case.start", "case")
+def start_case(
+    engine: Engine, session: Session, actor: Actor, data: dict[str, Any], process_id: str | None = None
+) -> StartResult:
     """Validate the start form, create the case and run it to its first human step."""
     begin_write(session)
     if not actor.has_role(*START_ROLES):
@@ -96,27 +100,49 @@ def start_case(engine: Engine, session: Session, actor: Actor, data: dict[str, A
         value = routed(form.key, cleaned, loaded.reads)
         if value is not None:
             start.data[form.key] = value
-    case = Case(case_number=next_case_number(session), definition=definition, status="active",
-                intake_agency_id=actor.agency_id, started_by_id=actor.user_id, state="",
-                serializer_version="", created_at=now, updated_at=now,
-                **{col: str(cleaned.get(f) or "")[:200] for f, col in SUBJECT_FIELDS.items()})
+    case = Case(
+        case_number=next_case_number(session),
+        definition=definition,
+        status="active",
+        intake_agency_id=actor.agency_id,
+        started_by_id=actor.user_id,
+        state="",
+        serializer_version="",
+        created_at=now,
+        updated_at=now,
+        **{col: str(cleaned.get(f) or "")[:200] for f, col in SUBJECT_FIELDS.items()},
+    )
     session.add(case)
     session.flush()
     live = runtime.LiveCase(case=case, workflow=workflow, spec=loaded)
-    start_meta = next((m for m in loaded.tasks.get(definition.process_id, {}).values() if m["tag"] == "startEvent"),
-                      None)
+    start_meta = next(
+        (m for m in loaded.tasks.get(definition.process_id, {}).values() if m["tag"] == "startEvent"), None
+    )
     if start_meta:
         case_updates.apply(session, case, start_meta, start.data, engine.script_engine.budget_s)
     runtime.advance(live)
     rows = projection.sync(engine, session, live, projection.Names(session, case, actor))
     runtime.save(engine, session, live)
     if form is not None:
-        record_id = store_form_record(session, case.id, None, form.key, "start", form.title, cleaned, actor.user_id,
-                                      now)
-        hooks.after_submission(hooks.Submission(engine, session, actor, case, None, form.key, cleaned, record_id))
-    audit.record(session, actor, "case.start", "case", str(case.id), case_id=case.id,
-                 detail={"process": definition.process_id, "version": definition.version,
-                         "form": form.key if form else None})
+        record_id = store_form_record(
+            session, case.id, None, form.key, "start", form.title, cleaned, actor.user_id, now
+        )
+        hooks.after_submission(
+            hooks.Submission(engine, session, actor, case, None, form.key, cleaned, record_id)
+        )
+    audit.record(
+        session,
+        actor,
+        "case.start",
+        "case",
+        str(case.id),
+        case_id=case.id,
+        detail={
+            "process": definition.process_id,
+            "version": definition.version,
+            "form": form.key if form else None,
+        },
+    )
     session.flush()
     return StartResult(case.id, case.case_number, open_task_views(session, case, rows))
 
@@ -124,24 +150,54 @@ def start_case(engine: Engine, session: Session, actor: Actor, data: dict[str, A
 _INSERT_RECORD = FormRecord.__table__.insert().returning(FormRecord.__table__.c.id)
 
 
-def store_form_record(session: Session, case_id: int, task_id: int | None, form_key: str, element_id: str,
-                      title: str, data: dict[str, Any], user_id: int | None, at: Any) -> int:
+def store_form_record(
+    session: Session,
+    case_id: int,
+    task_id: int | None,
+    form_key: str,
+    element_id: str,
+    title: str,
+    data: dict[str, Any],
+    user_id: int | None,
+    at: Any,
+) -> int:
     """Insert the full submission (the authoritative record of what was entered); return its id."""
-    session.flush()  # the case row must exist before its records
-    return session.connection().execute(_INSERT_RECORD, {
-        "case_id": case_id, "human_task_id": task_id, "form_key": form_key, "element_id": element_id,
-        "title": title, "data": data, "submitted_by_id": user_id, "submitted_at": at}).scalar_one()
+    return (
+        session.connection()
+        .execute(
+            _INSERT_RECORD,
+            {
+                "case_id": case_id,
+                "human_task_id": task_id,
+                "form_key": form_key,
+                "element_id": element_id,
+                "title": title,
+                "data": data,
+                "submitted_by_id": user_id,
+                "submitted_at": at,
+            },
+        )
+        .scalar_one()
+    )
 
 
 def open_task_views(session: Session, case: Case, rows: list[HumanTask]) -> list[TaskView]:
     user_ids = {r.assignee_id for r in rows if r.assignee_id}
     agency_ids = {r.agency_id for r in rows if r.agency_id}
-    users = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
-                 .tuples().all()) if user_ids else {}
-    agencies = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids)))
-                    .tuples().all()) if agency_ids else {}
-    return [task_view(r, case.case_number, users, agencies, stage=case.stage)
-            for r in sorted(rows, key=lambda r: (r.created_at, r.id))]
+    users = (
+        dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).tuples().all())
+        if user_ids
+        else {}
+    )
+    agencies = (
+        dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids))).tuples().all())
+        if agency_ids
+        else {}
+    )
+    return [
+        task_view(r, case.case_number, users, agencies, stage=case.stage)
+        for r in sorted(rows, key=lambda r: (r.created_at, r.id))
+    ]
 
 
 def get_case(session: Session, actor: Actor, case_id: int) -> Case:
@@ -169,17 +225,30 @@ class CaseDetail:
     process_version: int
 
 
+@audit.guarded("case.read", "case", "case_id")
 def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
     """Everything the case page shows; records one ``case.read`` audit event."""
     from .inbox import case_tasks  # local import: inbox imports views that import cases' DTOs
+
     case = policy.visible_case(session, actor, case_id)
     all_tasks = case_tasks(session, case)
     names = dict(session.execute(select(User.id, User.display_name)).tuples().all())
-    records = [FormRecordView(r.id, r.form_key, r.title, r.element_id, r.data, names.get(r.submitted_by_id),
-                              r.submitted_at)
-               for r in session.scalars(select(FormRecord).where(FormRecord.case_id == case.id)
-                                        .order_by(FormRecord.submitted_at, FormRecord.id))]
+    records = [
+        FormRecordView(
+            r.id, r.form_key, r.title, r.element_id, r.data, names.get(r.submitted_by_id), r.submitted_at
+        )
+        for r in session.scalars(
+            select(FormRecord)
+            .where(policy.record_filter(session, actor, case))
+            .order_by(FormRecord.submitted_at, FormRecord.id)
+        )
+    ]
     audit.record(session, actor, "case.read", "case", str(case.id), case_id=case.id)
-    return CaseDetail(case=case, open_tasks=[t for t in all_tasks if t.status == "open"],
-                      history=[t for t in all_tasks if t.status == "completed"], records=records,
-                      process_name=case.definition.name, process_version=case.definition.version)
+    return CaseDetail(
+        case=case,
+        open_tasks=[t for t in all_tasks if t.status == "open"],
+        history=[t for t in all_tasks if t.status == "completed"],
+        records=records,
+        process_name=case.definition.name,
+        process_version=case.definition.version,
+    )

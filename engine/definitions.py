@@ -42,8 +42,20 @@ def _reads(bundle: Bundle) -> dict[str, list[str] | None]:
             if not isinstance(node.tag, str):
                 continue
             local = node.tag.rsplit("}", 1)[-1]
-            if local in ("conditionExpression", "loopCondition", "completionCondition", "loopCardinality",
-                         "condition", "timeDuration", "timeDate", "timeCycle") and node.text:
+            if (
+                local
+                in (
+                    "conditionExpression",
+                    "loopCondition",
+                    "completionCondition",
+                    "loopCardinality",
+                    "condition",
+                    "timeDuration",
+                    "timeDate",
+                    "timeCycle",
+                )
+                and node.text
+            ):
                 texts.append(node.text)
     for spec_meta in bundle.task_meta.values():
         for meta in spec_meta.values():
@@ -79,15 +91,23 @@ def deploy_bundle(engine: Engine, session: Session, actor: Actor, files: dict[st
     digest = bundle.content_hash
     existing = session.scalar(select(Deployment).where(Deployment.content_hash == digest))
     if existing is not None:
-        names = list(session.scalars(select(ProcessDefinition.process_id)
-                                     .where(ProcessDefinition.deployment_id == existing.id)))
+        names = list(
+            session.scalars(
+                select(ProcessDefinition.process_id).where(ProcessDefinition.deployment_id == existing.id)
+            )
+        )
         return DeployResult(existing.version, False, names, digest)
     version = (session.scalar(select(func.max(Deployment.version))) or 0) + 1
     now = clock.now()
     deployment = Deployment(version=version, content_hash=digest, created_at=now, created_by=actor.username)
     for name, content in sorted(files.items()):
-        deployment.files.append(DeploymentFile(name=name, sha256=hashlib.sha256(content).hexdigest(),
-                                               content=content.decode("utf-8", "replace")))
+        deployment.files.append(
+            DeploymentFile(
+                name=name,
+                sha256=hashlib.sha256(content).hexdigest(),
+                content=content.decode("utf-8", "replace"),
+            )
+        )
     session.add(deployment)
     session.flush()
     reads = _reads(bundle)
@@ -95,19 +115,35 @@ def deploy_bundle(engine: Engine, session: Session, actor: Actor, files: dict[st
         # the process itself, its embedded sub-processes and every process it calls
         spec_names = {process_id, *parsed.subprocess_specs}
         tasks = {name: bundle.task_meta.get(name, {}) for name in sorted(spec_names)}
-        session.add(ProcessDefinition(
-            deployment_id=deployment.id, process_id=process_id, name=parsed.name, version=version,
-            file_name=parsed.file_name, spec_json=spec_to_json(parsed.spec, parsed.subprocess_specs),
-            task_meta={"tasks": tasks, "reads": reads, "agency_rules": bundle.roles.agency_rules}, start_form_key=_start_form_key(bundle, process_id),
-            startable=process_id not in bundle.called, created_at=now,
-        ))
+        session.add(
+            ProcessDefinition(
+                deployment_id=deployment.id,
+                process_id=process_id,
+                name=parsed.name,
+                version=version,
+                file_name=parsed.file_name,
+                spec_json=spec_to_json(parsed.spec, parsed.subprocess_specs),
+                task_meta={"tasks": tasks, "reads": reads, "agency_rules": bundle.roles.agency_rules},
+                start_form_key=_start_form_key(bundle, process_id),
+                startable=process_id not in bundle.called,
+                created_at=now,
+            )
+        )
     session.flush()
-    audit.record(session, actor, "process.deploy", "deployment", str(deployment.id),
-                 detail={"version": version, "hash": digest, "processes": sorted(bundle.processes)})
+    audit.record(
+        session,
+        actor,
+        "process.deploy",
+        "deployment",
+        str(deployment.id),
+        detail={"version": version, "hash": digest, "processes": sorted(bundle.processes)},
+    )
     return DeployResult(version, True, sorted(bundle.processes), digest)
 
 
-def deploy_directory(engine: Engine, session: Session, actor: Actor, directory: str | Path | None = None) -> DeployResult:
+def deploy_directory(
+    engine: Engine, session: Session, actor: Actor, directory: str | Path | None = None
+) -> DeployResult:
     return deploy_bundle(engine, session, actor, read_directory(directory or engine.settings.processes_dir))
 
 
@@ -134,13 +170,23 @@ def spec_for_case(engine: Engine, session: Session, definition_id: int) -> Loade
 def _restore(definition: ProcessDefinition) -> LoadedSpec:
     spec, subs = spec_from_json(definition.spec_json)
     meta = definition.task_meta or {}
-    return LoadedSpec(spec=spec, subprocess_specs=subs, tasks=meta.get("tasks", {}), reads=meta.get("reads", {}),
-                      start_form_key=definition.start_form_key, agency_rules=meta.get("agency_rules", {}))
+    return LoadedSpec(
+        spec=spec,
+        subprocess_specs=subs,
+        tasks=meta.get("tasks", {}),
+        reads=meta.get("reads", {}),
+        start_form_key=definition.start_form_key,
+        agency_rules=meta.get("agency_rules", {}),
+    )
 
 
 def latest_definition(session: Session, process_id: str) -> ProcessDefinition:
-    definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
-                                .order_by(ProcessDefinition.version.desc()).limit(1))
+    definition = session.scalar(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_id == process_id)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
     if definition is None:
         raise NotFound(f"process {process_id!r} is not deployed")
     return definition
@@ -148,18 +194,36 @@ def latest_definition(session: Session, process_id: str) -> ProcessDefinition:
 
 def startable_definitions(session: Session) -> list[ProcessDefinition]:
     """The newest version of every startable process."""
-    newest = (select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("v"))
-              .group_by(ProcessDefinition.process_id).subquery())
-    rows = session.scalars(select(ProcessDefinition).join(
-        newest, (ProcessDefinition.process_id == newest.c.process_id) & (ProcessDefinition.version == newest.c.v))
-        .where(ProcessDefinition.startable.is_(True)).order_by(ProcessDefinition.process_id))
+    newest = (
+        select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.process_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(ProcessDefinition)
+        .join(
+            newest,
+            (ProcessDefinition.process_id == newest.c.process_id) & (ProcessDefinition.version == newest.c.v),
+        )
+        .where(ProcessDefinition.startable.is_(True))
+        .order_by(ProcessDefinition.process_id)
+    )
     return list(rows)
 
 
 def definition_files(session: Session, definition: ProcessDefinition) -> dict[str, str]:
-    files = session.scalars(select(DeploymentFile).where(DeploymentFile.deployment_id == definition.deployment_id))
+    files = session.scalars(
+        select(DeploymentFile).where(DeploymentFile.deployment_id == definition.deployment_id)
+    )
     return {f.name: f.content for f in files}
 
 
-__all__ = ["DeployResult", "definition_files", "deploy_bundle", "deploy_directory", "latest_definition",
-           "load_spec", "startable_definitions"]
+__all__ = [
+    "DeployResult",
+    "definition_files",
+    "deploy_bundle",
+    "deploy_directory",
+    "latest_definition",
+    "load_spec",
+    "startable_definitions",
+]

@@ -1,4 +1,4 @@
-"""Fictional demo data: agencies and users for every role (and, via demo_cases, cases at each step).
+"""Fictional demo data: agencies and users for every role, and cases at each step (:func:`load_demo_cases`).
 
 Every name here is invented. The password comes from ``TSUNAGU_DEMO_PASSWORD`` (passed in by the
 CLI) or is generated and printed once.
@@ -7,6 +7,7 @@ CLI) or is generated and printed once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,6 +64,15 @@ def ensure_master_data(session: Session, password: str) -> list[DemoUser]:
     known = set(session.scalars(select(User.username)))
     for demo in USERS:
         if demo.username not in known:
-            users.create_user(session, demo.username, demo.display_name, password, list(demo.roles), demo.agency)
+            users.create_user(
+                session, demo.username, demo.display_name, password, list(demo.roles), demo.agency
+            )
     session.flush()
     return USERS
+
+
+def load_demo_cases(engine: Any, session: Session) -> int:
+    """Fictional cases parked at each major step (see engine/demo_cases.py); none when cases exist."""
+    from .demo_cases import load
+
+    return load(engine, session)

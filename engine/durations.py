@@ -6,7 +6,7 @@ in ``camunda:dueDate`` and in ``due_overrides``:
 * ISO 8601 durations: ``P3D``, ``PT2H``, ``P1M``, ``P2W``, ``PT2S`` (calendar time);
 * business days: ``3BD`` or ``3営業日`` (end of the third business day, see :mod:`engine.businessdays`);
 * ISO 8601 date-times: ``2027-04-01T09:00:00+09:00`` (a naive value means Asia/Tokyo);
-* for cycles only: ``R3/PT1H``, ``R/P1M`` (repeat; empty count repeats without end).
+* for cycles only: ``R3/PT1H``, ``R/P1M``, ``R5/2BD`` (repeat; empty count repeats without end).
 
 Anything else in a timer is treated as an expression (see :mod:`engine.expressions`) that must
 evaluate to one of the above, e.g. ``plan.evaluation_date`` or ``"P" + str(plan.months) + "M"``.
@@ -26,8 +26,8 @@ _ISO_DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
 )
-_BUSINESS_DAYS = re.compile(r"^(?P<n>\d{1,3})\s*(?:BD|営業日)$")
-_CYCLE = re.compile(r"^R(?P<count>\d*)/(?P<period>P[^/]+)$")
+_BUSINESS_DAYS = re.compile(r"^(?P<n>\d{1,3})\s*(?:BD|営業日)$", re.IGNORECASE)
+_CYCLE = re.compile(r"^R(?P<count>\d*)/(?P<period>P[^/]+|\d{1,3}\s*(?:BD|営業日))$")
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 MAX_YEARS = 20
@@ -81,7 +81,8 @@ def parse_duration(text: str) -> Duration:
         raise NotationError(f"{text!r} is not an ISO 8601 duration (P3D, PT2H) or business days (3BD)")
     parts = {k: (float(v) if k == "seconds" else int(v)) for k, v in m.groupdict().items() if v is not None}
     duration = Duration(**parts)
-    if duration.years * 12 + duration.months > MAX_YEARS * 12 or duration.approx_seconds > MAX_YEARS * 366 * 86400:
+    too_long = duration.approx_seconds > MAX_YEARS * 366 * 86400
+    if duration.years * 12 + duration.months > MAX_YEARS * 12 or too_long:
         raise NotationError(f"{text!r} is longer than {MAX_YEARS} years")
     return duration
 

@@ -44,8 +44,15 @@ class Conflict(EngineError):
 
     code = "conflict"
 
-    def __init__(self, message: str = "", *, by: str | None = None, at: datetime | None = None,
-                 reason: str = "conflict", **context: object) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        by: str | None = None,
+        at: datetime | None = None,
+        reason: str = "conflict",
+        **context: object,
+    ) -> None:
         super().__init__(message, **context)
         self.by = by
         self.at = at
@@ -57,7 +64,9 @@ class Invalid(EngineError):
 
     code = "invalid"
 
-    def __init__(self, errors: dict[str, list[str]] | dict, message: str = "入力内容に誤りがあります") -> None:
+    def __init__(
+        self, errors: dict[str, list[str]] | dict, message: str = "入力内容に誤りがあります"
+    ) -> None:
         super().__init__(message)
         self.errors = errors
 

@@ -19,12 +19,11 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from . import clock
 from .errors import ExpressionError
+from .expression_helpers import HELPERS, number
 
 MAX_SOURCE = 2000
 MAX_NODES = 400
@@ -34,48 +33,6 @@ MAX_SEQUENCE = 10_000
 MAX_POW_EXPONENT = 64
 DEFAULT_BUDGET_S = 1.0
 
-
-def _today() -> str:
-    return clock.now().astimezone(clock.TOKYO).date().isoformat()
-
-
-def _days_since(value: Any) -> int | None:
-    if not value:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-    if isinstance(value, datetime):
-        value = value.astimezone(clock.TOKYO).date() if value.tzinfo else value.date()
-    return (clock.now().astimezone(clock.TOKYO).date() - value).days
-
-
-def _business_days(n: Any) -> str:
-    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 999:
-        raise ExpressionError("business_days() takes a whole number from 0 to 999")
-    return f"{n}BD"
-
-
-def _bounded_len(value: Any) -> int:
-    return len(value)
-
-
-HELPERS: dict[str, Callable[..., Any]] = {
-    "len": _bounded_len,
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "round": round,
-    "int": int,
-    "float": float,
-    "str": str,
-    "bool": bool,
-    "any": any,
-    "all": all,
-    "sum": sum,
-    "today": _today,
-    "days_since": _days_since,
-    "business_days": _business_days,
-}
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -92,10 +49,10 @@ _ALLOWED = (
     ast.Tuple, ast.Dict, ast.Call, *_BINOPS, *_CMPOPS,
 )
 _FRIENDLY = {
-    ast.Lambda: "lambda", ast.ListComp: "comprehensions", ast.SetComp: "comprehensions",
-    ast.DictComp: "comprehensions", ast.GeneratorExp: "generator expressions",
-    ast.NamedExpr: "assignment (:=)", ast.JoinedStr: "f-strings", ast.Starred: "* unpacking",
-    ast.Slice: "slices", ast.Await: "await", ast.Yield: "yield", ast.Set: "set literals",
+    ast.Lambda: "lambda is", ast.ListComp: "comprehensions are", ast.SetComp: "comprehensions are",
+    ast.DictComp: "comprehensions are", ast.GeneratorExp: "generator expressions are",
+    ast.NamedExpr: "assignment (:=) is", ast.JoinedStr: "f-strings are", ast.Starred: "* unpacking is",
+    ast.Slice: "slices are", ast.Await: "await is", ast.Yield: "yield is", ast.Set: "set literals are",
 }
 
 
@@ -115,12 +72,12 @@ def _reject(node: ast.AST, why: str) -> ExpressionError:
     return ExpressionError(f"{why}{where}")
 
 
-def _check_node(node: ast.AST, depth: int) -> None:  # noqa: C901 - one branch per node kind
+def _check_node(node: ast.AST, depth: int) -> None:  # noqa: C901, PLR0912 - one branch per node kind
     if depth > MAX_DEPTH:
         raise _reject(node, "expression is nested too deeply")
     if not isinstance(node, _ALLOWED):
-        what = _FRIENDLY.get(type(node), type(node).__name__)
-        raise _reject(node, f"{what} is not allowed in an expression")
+        what = _FRIENDLY.get(type(node), f"{type(node).__name__} is")
+        raise _reject(node, f"{what} not allowed in an expression")
     if isinstance(node, ast.Name) and node.id.startswith("_"):
         raise _reject(node, f"name {node.id!r} is not allowed (names may not start with '_')")
     if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
@@ -138,6 +95,8 @@ def _check_node(node: ast.AST, depth: int) -> None:  # noqa: C901 - one branch p
             raise _reject(node, f"call to {name!r} is not allowed; helpers: {', '.join(sorted(HELPERS))}")
         if node.keywords:
             raise _reject(node, "keyword arguments are not allowed")
+    if isinstance(node, ast.Dict) and any(k is None for k in node.keys):
+        raise _reject(node, "** unpacking is not allowed")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
         exp = node.right
         if not (isinstance(exp, ast.Constant) and isinstance(exp.value, int)
@@ -173,14 +132,17 @@ def _referenced(tree: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, str
 
 
 def _fold_constants(tree: ast.Expression) -> None:
-    """Evaluate operator subtrees made only of constants, so ``'a' * 10**10`` fails at deploy time."""
+    """Evaluate subtrees made only of constants, so ``'a' * 10**10`` fails when the diagram is checked."""
+    funcs = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.BinOp | ast.UnaryOp | ast.Compare) and not any(
-                isinstance(n, ast.Name | ast.Call) for n in ast.walk(node)):
+        if isinstance(node, ast.BinOp | ast.UnaryOp | ast.Compare | ast.Call) and not any(
+                isinstance(n, ast.Name) and id(n) not in funcs for n in ast.walk(node)):
             try:
                 _Evaluator({}, DEFAULT_BUDGET_S).run(node)
             except ExpressionError as exc:
                 raise _reject(node, exc.message) from None
+            except Exception as exc:  # noqa: BLE001 - a constant that cannot be computed is refused
+                raise _reject(node, f"cannot be computed ({type(exc).__name__})") from None
 
 
 @lru_cache(maxsize=4096)
@@ -191,10 +153,14 @@ def compile_expression(source: str) -> Expression:
     if len(source) > MAX_SOURCE:
         raise ExpressionError(f"expression is longer than {MAX_SOURCE} characters")
     text = source.strip()
+    if "\x00" in text:
+        raise ExpressionError("expression contains a NUL character")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"syntax error at column {exc.offset or 0}: {exc.msg}") from None
+        raise ExpressionError(f"syntax error at column {exc.offset or 0}: {exc.msg}{_hint(text)}") from None
+    except (ValueError, MemoryError, RecursionError):
+        raise ExpressionError("expression cannot be read") from None
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
         raise ExpressionError(f"expression has {count} parts; the limit is {MAX_NODES}")
@@ -265,9 +231,18 @@ class _Evaluator:
             case ast.List(elts=elts) | ast.Tuple(elts=elts):
                 return [self.run(e) for e in elts]
             case ast.Dict(keys=keys, values=values):
-                return {self.run(k): self.run(v) for k, v in zip(keys, values, strict=True) if k is not None}
+                out = {}
+                for k, v in zip(keys, values, strict=True):
+                    key = self.run(k)
+                    if not isinstance(key, str | int | float | bool | type(None)):
+                        raise ExpressionError(f"a record key cannot be a {_kind(key)}")
+                    out[key] = self.run(v)
+                return out
             case ast.Call(func=ast.Name(id=name), args=args):
                 values = [self.run(a) for a in args]
+                for value in values:
+                    if _size(value) > MAX_SEQUENCE:
+                        raise ExpressionError(f"{name}() was given more than {MAX_SEQUENCE:,} items")
                 try:
                     return _bounded(HELPERS[name](*values))
                 except ExpressionError:
@@ -292,7 +267,7 @@ def _field(record: Any, name: str) -> Any:
 def _item(container: Any, index: Any) -> Any:
     if container is None:
         return None
-    if isinstance(container, Mapping):
+    if isinstance(container, Mapping) and isinstance(index, str | int | float | bool | type(None)):
         return container.get(index)
     if isinstance(container, list | tuple | str) and isinstance(index, int) and not isinstance(index, bool):
         return container[index] if -len(container) <= index < len(container) else None
@@ -300,8 +275,23 @@ def _item(container: Any, index: Any) -> Any:
 
 
 def _number(value: Any, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ExpressionError(f"{what} needs a number, got {_kind(value)}")
+    number(value, what)
+
+
+def _size(value: Any, limit: int = MAX_SEQUENCE) -> int:
+    """Items in ``value`` counted through nested lists and records, stopping soon after ``limit``."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, list | tuple | dict):
+        return 1
+    total, todo = 0, [value]
+    while todo and total <= limit:
+        current = todo.pop()
+        items = list(current.values()) if isinstance(current, dict) else current
+        total += len(items)
+        todo.extend(v for v in items if isinstance(v, list | tuple | dict))
+        total += sum(len(v) for v in items if isinstance(v, str))
+    return total
 
 
 def _bounded(value: Any) -> Any:
@@ -309,16 +299,18 @@ def _bounded(value: Any) -> Any:
         raise ExpressionError("number result is too large")
     if isinstance(value, float) and not math.isfinite(value):
         raise ExpressionError("number result is not finite")
-    if isinstance(value, str | list | tuple | dict) and len(value) > MAX_SEQUENCE:
+    if isinstance(value, str | list | tuple | dict) and _size(value) > MAX_SEQUENCE:
         raise ExpressionError("result is too long")
     return value
 
 
-def _binop(op: ast.operator, left: Any, right: Any) -> Any:
+def _binop(op: ast.operator, left: Any, right: Any) -> Any:  # noqa: C901 - one guard per operator
+    if isinstance(op, ast.Mod) and not isinstance(left, int | float):
+        raise ExpressionError("% works on numbers only (text formatting is not allowed)")
     if isinstance(op, ast.Mult):
         for seq, n in ((left, right), (right, left)):
             if isinstance(seq, str | list) and isinstance(n, int):
-                if n * len(seq) > MAX_SEQUENCE:
+                if n * _size(seq) > MAX_SEQUENCE:
                     raise ExpressionError("repeated text or list would be too long")
     if isinstance(op, ast.Pow):
         _number(left, "**")
@@ -326,7 +318,7 @@ def _binop(op: ast.operator, left: Any, right: Any) -> Any:
                 right * math.log2(abs(left)) > 63:
             raise ExpressionError("power result would be too large")
     if isinstance(op, ast.Add) and isinstance(left, str | list) and isinstance(right, str | list):
-        if len(left) + len(right) > MAX_SEQUENCE:
+        if _size(left) + _size(right) > MAX_SEQUENCE:
             raise ExpressionError("joined text or list would be too long")
     try:
         return _bounded(_BINOPS[type(op)](left, right))
@@ -335,14 +327,37 @@ def _binop(op: ast.operator, left: Any, right: Any) -> Any:
     except ZeroDivisionError:
         raise ExpressionError("division by zero") from None
     except (TypeError, ValueError, OverflowError):
-        raise ExpressionError(f"cannot apply {type(op).__name__} to {_kind(left)} and {_kind(right)}") from None
+        raise ExpressionError(
+            f"cannot apply {type(op).__name__} to {_kind(left)} and {_kind(right)}") from None
 
 
 def evaluate(expression: Expression | str, context: Mapping[str, Any],
              budget_s: float = DEFAULT_BUDGET_S) -> Any:
     """Evaluate a checked expression over ``context`` (task data); never calls eval."""
     compiled = compile_expression(expression) if isinstance(expression, str) else expression
-    return _Evaluator(context, budget_s).run(compiled.tree)
+    try:
+        return _Evaluator(context, budget_s).run(compiled.tree)
+    except ExpressionError:
+        raise
+    except RecursionError:
+        raise ExpressionError("data is nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - an expression fails with ExpressionError, never anything else
+        raise ExpressionError(f"expression failed: {type(exc).__name__}") from None
+
+
+def _hint(text: str) -> str:
+    """Plain hints for the syntax other modelling tools use (FEEL, XPath, '=' for comparison, spaces)."""
+    stripped = text.strip()
+    hints = []
+    if stripped.startswith("="):
+        hints.append("a leading '=' marks a FEEL expression from Camunda 8; FEEL is not supported")
+    elif re.search(r"\w:\w+\(", stripped):
+        hints.append("this looks like XPath; write conditions in Tsunagu's expression syntax")
+    elif re.search(r"(?<![=!<>])=(?!=)", stripped):
+        hints.append("use == to compare; a single = is not allowed")
+    if re.search(r"^[A-Za-z_]\w*( [A-Za-z_]\w*)+\s*(==|!=|<|>|=)", stripped):
+        hints.append("names cannot contain spaces; use the form field name, e.g. service_level")
+    return f" ({'; '.join(hints)})" if hints else ""
 
 
 _JUEL = re.compile(r"^\s*[$#]\{(?P<body>.*)\}\s*$", re.S)

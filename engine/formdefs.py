@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .actor import ROLE_IDS
 from .errors import ExpressionError, Problem
 from .expressions import compile_expression
 
@@ -24,6 +25,11 @@ FIELD_TYPES = ("text", "textarea", "date", "datetime", "integer", "boolean", "ch
                "table", "agency", "user")
 COLUMN_TYPES = tuple(t for t in FIELD_TYPES if t != "table")
 RESERVED_KEYS = frozenset({"case", "system", "forms", "data_objects", "True", "False", "None"})
+FIELD_KEYS = frozenset({"name", "label", "type", "required", "help", "choices", "columns", "required_if",
+                        "max_length", "min", "max", "min_rows", "max_rows", "exactly_one", "role", "multiple",
+                        "default"})
+FORM_KEYS = frozenset({"key", "title", "description", "fields"})
+INT_KEYS = ("max_length", "min", "max", "min_rows", "max_rows")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -101,57 +107,70 @@ class FormRegistry:
         return key in self.forms
 
 
+def _attribute_errors(raw: dict, ftype: Any, column: bool) -> list[str]:
+    """What is wrong with a field's attributes, in plain words (empty when nothing is)."""
+    errors = []
+    allowed = COLUMN_TYPES if column else FIELD_TYPES
+    if not _NAME.match(str(raw.get("name", ""))):
+        errors.append("field name must be lower-case ASCII: letters, digits, _")
+    if ftype not in allowed:
+        errors.append(f"unknown type {ftype!r}; expected one of {', '.join(allowed)}")
+    if not raw.get("label"):
+        errors.append("field needs a Japanese label")
+    if unknown := sorted(str(k) for k in raw if k not in FIELD_KEYS):
+        errors.append(f"unknown attribute(s) {', '.join(unknown)}; a field may have "
+                      f"{', '.join(sorted(FIELD_KEYS))}")
+    errors.extend(f"{key} must be a whole number, not {raw[key]!r}" for key in INT_KEYS
+                  if raw.get(key) is not None and (type(raw[key]) is not int))
+    choices = raw.get("choices") or []
+    if not isinstance(choices, list) or not all(isinstance(c, dict) and "value" in c for c in choices):
+        errors.append("choices must be a list of {value, label} mappings")
+    elif len({str(c["value"]) for c in choices}) != len(choices):
+        errors.append("choice values must be unique")
+    elif ftype in ("choice", "multichoice") and not choices:
+        errors.append(f"{ftype} field needs choices (value, label)")
+    if raw.get("role") is not None and raw.get("role") not in ROLE_IDS:
+        errors.append(f"role {raw.get('role')!r} is not a role; roles: {', '.join(ROLE_IDS)}")
+    if raw.get("required_if"):
+        try:
+            compile_expression(str(raw["required_if"]))
+        except ExpressionError as exc:
+            errors.append(f"required_if: {exc.message}")
+    return errors
+
+
 def _field(raw: Any, file: str, where: str, problems: list[Problem], column: bool = False) -> FieldDef | None:
     if not isinstance(raw, dict):
         problems.append(Problem(file, None, where, "each field must be a mapping"))
         return None
     name, ftype = str(raw.get("name", "")), raw.get("type", "text")
     where = f"{where}.{name or '?'}"
-    allowed = COLUMN_TYPES if column else FIELD_TYPES
-    ok = True
-    if not _NAME.match(name):
-        problems.append(Problem(file, None, where, "field name must be lower-case ASCII: letters, digits, _"))
-        ok = False
-    if ftype not in allowed:
-        problems.append(Problem(file, None, where, f"unknown type {ftype!r}; expected one of {', '.join(allowed)}"))
-        ok = False
-    if not raw.get("label"):
-        problems.append(Problem(file, None, where, "field needs a Japanese label"))
-        ok = False
-    choices = tuple(Choice(str(c.get("value")), str(c.get("label", c.get("value"))))
-                    for c in raw.get("choices") or [] if isinstance(c, dict))
-    if ftype in ("choice", "multichoice") and not choices:
-        problems.append(Problem(file, None, where, f"{ftype} field needs choices (value, label)"))
-        ok = False
+    errors = _attribute_errors(raw, ftype, column)
     columns: list[FieldDef] = []
     if ftype == "table":
-        for col in raw.get("columns") or []:
+        raw_columns = raw.get("columns") if isinstance(raw.get("columns"), list) else []
+        for col in raw_columns:
             parsed = _field(col, file, where, problems, column=True)
             if parsed:
                 columns.append(parsed)
-        if not columns:
-            problems.append(Problem(file, None, where, "table field needs columns"))
-            ok = False
-    required_if = raw.get("required_if")
-    if required_if:
-        try:
-            compile_expression(str(required_if))
-        except ExpressionError as exc:
-            problems.append(Problem(file, None, where, f"required_if: {exc.message}"))
-            ok = False
+        if not raw_columns:
+            errors.append("table field needs columns")
     exactly_one = raw.get("exactly_one")
     if exactly_one and not any(c.name == exactly_one and c.type == "boolean" for c in columns):
-        problems.append(Problem(file, None, where, f"exactly_one names {exactly_one!r}, not a boolean column"))
-        ok = False
-    if not ok:
+        errors.append(f"exactly_one names {exactly_one!r}, not a boolean column")
+    problems.extend(Problem(file, None, where, reason) for reason in errors)
+    if errors or (ftype == "table" and len(columns) != len(raw.get("columns") or [])):
         return None
     return FieldDef(
         name=name, label=str(raw["label"]), type=ftype, required=bool(raw.get("required", False)),
-        help=str(raw.get("help", "")), choices=choices, columns=tuple(columns),
-        required_if=str(required_if) if required_if else None, max_length=raw.get("max_length"),
-        min=raw.get("min"), max=raw.get("max"), min_rows=int(raw.get("min_rows", 0)),
-        max_rows=int(raw.get("max_rows", 100)), exactly_one=exactly_one, role=raw.get("role"),
-        multiple=bool(raw.get("multiple", False)), default=raw.get("default"),
+        help=str(raw.get("help", "")),
+        choices=tuple(Choice(str(c["value"]), str(c.get("label", c["value"])))
+                      for c in raw.get("choices") or []),
+        columns=tuple(columns), required_if=str(raw["required_if"]) if raw.get("required_if") else None,
+        max_length=raw.get("max_length"), min=raw.get("min"), max=raw.get("max"),
+        min_rows=int(raw.get("min_rows") or 0), max_rows=int(raw.get("max_rows") or 100),
+        exactly_one=exactly_one, role=raw.get("role"), multiple=bool(raw.get("multiple", False)),
+        default=raw.get("default"),
     )
 
 
@@ -165,12 +184,18 @@ def parse_form(text: str, file: str) -> tuple[FormDef | None, list[Problem]]:
     if not isinstance(raw, dict):
         return None, [Problem(file, None, None, "a form file must be a mapping with key, title and fields")]
     key = str(raw.get("key") or Path(file).stem)
+    unknown = sorted(str(k) for k in raw if k not in FORM_KEYS)
+    if unknown:
+        problems.append(Problem(file, None, key, f"unknown key(s) {', '.join(unknown)}; a form has "
+                                "key, title, description and fields"))
+    if not isinstance(raw.get("fields"), list) or not raw.get("fields"):
+        problems.append(Problem(file, None, key, "a form needs a list of fields"))
     if not _NAME.match(key) or key in RESERVED_KEYS:
         problems.append(Problem(file, None, key, "form key must be lower-case ASCII and not a reserved name"))
     if not raw.get("title"):
         problems.append(Problem(file, None, key, "form needs a Japanese title"))
     fields: list[FieldDef] = []
-    for item in raw.get("fields") or []:
+    for item in raw.get("fields") if isinstance(raw.get("fields"), list) else []:
         parsed = _field(item, file, key, problems)
         if parsed:
             fields.append(parsed)

@@ -35,8 +35,12 @@ MESSAGES = {
     "nul": "使用できない文字が含まれています。",
     "agency": "登録されている機関を選んでください。",
     "user": "選べない担当者です。",
+    "too_large": "数値が大きすぎます。",
+    "check": "チェックしてください。",
 }
+MAX_INTEGER = 10**15
 TEXT_MAX = 200
+MAX_KEY = 100
 TEXTAREA_MAX = 10_000
 
 
@@ -55,7 +59,22 @@ def _no_nul(value: Any) -> bool:
 
 
 def _errors(kind: str) -> dict[str, str]:
-    return {"required": REQUIRED, "null": REQUIRED, "invalid": MESSAGES[kind]}
+    return {"required": REQUIRED, "null": REQUIRED, "invalid": MESSAGES[kind],
+            "too_large": MESSAGES["too_large"]}
+
+
+class _Integer(fields.Integer):
+    """Whole numbers only: 12, "12", "１２" (全角) — never 12.5 or "12.5" silently cut to 12."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise self.make_error("invalid")
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            raise self.make_error("invalid")
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result is not None and abs(result) > MAX_INTEGER:
+            raise self.make_error("too_large")
+        return result
 
 
 def _scalar(f: FieldDef) -> fields.Field:  # noqa: PLR0911 - one return per field type
@@ -72,16 +91,17 @@ def _scalar(f: FieldDef) -> fields.Field:  # noqa: PLR0911 - one return per fiel
         checks = []
         if lo is not None or hi is not None:
             msg = (f"{lo}以上{hi}以下で入力してください。" if lo is not None and hi is not None
-                   else f"{lo}以上で入力してください。" if lo is not None else f"{hi}以下で入力してください。")
+                   else f"{lo}以上で入力してください。" if lo is not None
+                   else f"{hi}以下で入力してください。")
             checks.append(validate.Range(min=lo, max=hi, error=msg))
-        return fields.Integer(validate=checks, strict=False, error_messages=_errors("integer"), **common)
+        return _Integer(validate=checks, strict=False, error_messages=_errors("integer"), **common)
     if f.type == "date":
         return fields.Date(error_messages=_errors("date"), **common)
     if f.type == "datetime":
         return fields.DateTime(error_messages=_errors("datetime"), **common)
     if f.type == "boolean":
-        return fields.Boolean(error_messages=_errors("boolean"), load_default=False if not f.required else None,
-                              required=f.required, allow_none=False)
+        # a checkbox: absent or empty means unchecked (False); "required" means it must be ticked (see _rules)
+        return fields.Boolean(error_messages=_errors("boolean"), load_default=False, allow_none=False)
     if f.type == "choice":
         return fields.String(validate=validate.OneOf([c.value for c in f.choices], error=MESSAGES["choice"]),
                              error_messages=_errors("choice"), **common)
@@ -95,7 +115,8 @@ def _scalar(f: FieldDef) -> fields.Field:  # noqa: PLR0911 - one return per fiel
         if f.multiple:
             checks = [validate.Length(min=1, error=REQUIRED)] if f.required else []
             return fields.List(inner, validate=checks, error_messages=_errors("list"), **common)
-        return fields.String(validate=[validate.Length(max=80), _no_nul], error_messages=_errors(f.type), **common)
+        return fields.String(validate=[validate.Length(max=80), _no_nul], error_messages=_errors(f.type),
+                             **common)
     raise ValueError(f"no schema for field type {f.type}")
 
 
@@ -112,9 +133,11 @@ class _FormSchema(Schema):
             return data
         out = {}
         for key, value in data.items():
-            if isinstance(value, str):
+            spec = self.fields.get(key) if isinstance(key, str) else None
+            if isinstance(spec, fields.Boolean) and value in ("", None):
+                value = False
+            elif isinstance(value, str):
                 value = value.strip()
-                spec = self.fields.get(key)
                 if value == "" and not isinstance(spec, fields.String):
                     value = None
                 elif value == "" and spec is not None and not spec.required:
@@ -168,7 +191,8 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            key = str(key)[:MAX_KEY] + ("…" if len(str(key)) > MAX_KEY else "")
+            path = f"{prefix}.{key}" if prefix else key
             if key == "_schema":
                 path = prefix or "_form"
             out.update(flatten_errors(value, path))
@@ -182,7 +206,8 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def _check_references(f: FieldDef, value: Any, lookups: Lookups, path: str, errors: dict[str, list[str]]) -> None:
+def _check_references(f: FieldDef, value: Any, lookups: Lookups, path: str,
+                      errors: dict[str, list[str]]) -> None:
     values = value if isinstance(value, list) else [value]
     for v in values:
         if v is None:
@@ -207,6 +232,8 @@ def _rules(fields_: tuple[FieldDef, ...], data: dict[str, Any], lookups: Lookups
                 needed = False
             if needed:
                 errors.setdefault(path, []).append(REQUIRED)
+        if f.type == "boolean" and f.required and value is not True:
+            errors.setdefault(path, []).append(MESSAGES["check"])
         if f.type in ("agency", "user"):
             _check_references(f, value, lookups, path, errors)
         if f.type == "table" and isinstance(value, list):

@@ -18,7 +18,21 @@ from sqlalchemy.orm import Session
 from .actor import Actor
 
 # form key -> hook functions, called in order after the submission was validated and stored.
-HOOKS: dict[str, list[str]] = {}
+HOOKS: dict[str, list[str]] = {
+    # access (docs/access.md); keep in step with consent / plan / support_meeting in engine/policy_matrix.yaml
+    "consent": ["engine.consent:on_consent_form"],
+    "consent_withdrawal": ["engine.consent:on_withdrawal_form"],
+    "plan": ["engine.plan_roles:on_plan_form"],
+    "meeting": ["engine.plan_roles:on_decision_form"],
+    "decision": ["engine.plan_roles:on_decision_form"],
+    "sm_convene": ["engine.compartments:on_convene_form", "engine.records:csw_joins_support_meeting"],
+    # growing records of the pathway (engine/records.py)
+    "outreach_register": ["engine.records:outreach_registered"],
+    "outreach_contact": ["engine.records:outreach_contact"],
+    "outreach_close": ["engine.records:outreach_closed"],
+    "monitoring": ["engine.records:monitoring_recorded"],
+    "participation_follow": ["engine.records:participation_followed"],
+}
 
 
 @dataclass

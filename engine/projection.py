@@ -37,8 +37,17 @@ def task_meta(live: LiveCase, spiff_task: Any) -> dict[str, Any]:
     meta = live.spec.tasks.get(spec_name, {}).get(element_id)
     if meta is None:
         name = spiff_task.task_spec.bpmn_name or element_id
-        meta = {"element_id": element_id, "name": name, "lane": spiff_task.task_spec.lane, "role": None,
-                "form_key": None, "due": None, "assignee": None, "agency": None, "stage": None}
+        meta = {
+            "element_id": element_id,
+            "name": name,
+            "lane": spiff_task.task_spec.lane,
+            "role": None,
+            "form_key": None,
+            "due": None,
+            "assignee": None,
+            "agency": None,
+            "stage": None,
+        }
     return meta
 
 
@@ -55,9 +64,13 @@ class Names(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if key == "starter" and key not in self._values:
             started_by = self._case.started_by_id
-            self._values[key] = (self._actor.username if started_by == self._actor.user_id else
-                                 self._session.scalar(select(User.username).where(User.id == started_by))
-                                 if started_by else None)
+            self._values[key] = (
+                self._actor.username
+                if started_by == self._actor.user_id
+                else self._session.scalar(select(User.username).where(User.id == started_by))
+                if started_by
+                else None
+            )
         return self._values[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -96,8 +109,9 @@ def _user_id(session: Session, username: Any, role: str | None) -> int | None:
     return session.scalar(stmt)
 
 
-def _agency_id(session: Session, engine: Engine, meta: dict[str, Any], live: LiveCase, context: Any,
-               role: str | None) -> int | None:
+def _agency_id(
+    session: Session, engine: Engine, meta: dict[str, Any], live: LiveCase, context: Any, role: str | None
+) -> int | None:
     if meta.get("agency"):
         try:
             code = evaluate(meta["agency"], context, engine.script_engine.budget_s)
@@ -113,24 +127,35 @@ def _agency_id(session: Session, engine: Engine, meta: dict[str, Any], live: Liv
     return None
 
 
-def _new_task(engine: Engine, session: Session, live: LiveCase, spiff_task: Any, extra: Mapping[str, Any],
-              now: datetime) -> HumanTask:
+def _new_task(
+    engine: Engine, session: Session, live: LiveCase, spiff_task: Any, extra: Mapping[str, Any], now: datetime
+) -> HumanTask:
     meta = task_meta(live, spiff_task)
     context = _context(live, spiff_task, extra)
     role = meta.get("role") or ""
     assignee_id = None
     if meta.get("assignee"):
         try:
-            assignee_id = _user_id(session, evaluate(meta["assignee"], context, engine.script_engine.budget_s),
-                                   role or None)
+            assignee_id = _user_id(
+                session, evaluate(meta["assignee"], context, engine.script_engine.budget_s), role or None
+            )
         except ExpressionError:
             assignee_id = None
     return HumanTask(
-        case_id=live.case.id, spiff_task_id=str(spiff_task.id), element_id=meta["element_id"],
-        process_id=spiff_task.workflow.spec.name, title=meta["name"][:300], lane=(meta.get("lane") or "")[:200],
-        role=role, agency_id=_agency_id(session, engine, meta, live, context, role), assignee_id=assignee_id,
-        status="open", form_key=meta.get("form_key"), created_at=now,
-        due_at=due_at(engine, meta, context, now), claimed_at=now if assignee_id else None,
+        case_id=live.case.id,
+        spiff_task_id=str(spiff_task.id),
+        element_id=meta["element_id"],
+        process_id=spiff_task.workflow.spec.name,
+        title=meta["name"][:300],
+        lane=(meta.get("lane") or "")[:200],
+        role=role,
+        agency_id=_agency_id(session, engine, meta, live, context, role),
+        assignee_id=assignee_id,
+        status="open",
+        form_key=meta.get("form_key"),
+        created_at=now,
+        due_at=due_at(engine, meta, context, now),
+        claimed_at=now if assignee_id else None,
     )
 
 
@@ -144,25 +169,34 @@ def next_timer(live: LiveCase) -> datetime | None:
     return soonest
 
 
-def sync(engine: Engine, session: Session, live: LiveCase, extra: Mapping[str, Any] | None = None) -> list[HumanTask]:
+def sync(
+    engine: Engine, session: Session, live: LiveCase, extra: Mapping[str, Any] | None = None
+) -> list[HumanTask]:
     """Bring ``human_tasks`` and the case's projected columns in line with the workflow; return open tasks."""
     now = clock.now()
     ready = {str(t.id): t for t in live.workflow.get_tasks(state=TaskState.READY, manual=True)}
-    rows = {row.spiff_task_id: row for row in session.scalars(_OPEN_TASKS, {"case_id": live.case.id})}
     open_rows: list[HumanTask] = []
-    for spiff_id, row in rows.items():
-        if spiff_id in ready:
-            open_rows.append(row)
-        else:
-            row.status, row.cancelled_reason = "cancelled", "process_moved"
-    for spiff_id, spiff_task in ready.items():
-        if spiff_id not in rows:
-            row = _new_task(engine, session, live, spiff_task, extra or {}, now)
-            session.add(row)
-            open_rows.append(row)
+    # No autoflush: everything this sync changes is written by the caller's single flush (runtime.save).
+    # Rows already changed in this transaction (the task just completed) keep their in-memory status.
+    with session.no_autoflush:
+        rows = {row.spiff_task_id: row for row in session.scalars(_OPEN_TASKS, {"case_id": live.case.id})}
+        for spiff_id, row in rows.items():
+            if row.status != "open":
+                continue
+            if spiff_id in ready:
+                open_rows.append(row)
+            else:
+                row.status, row.cancelled_reason = "cancelled", "process_moved"
+        for spiff_id, spiff_task in ready.items():
+            if spiff_id not in rows:
+                row = _new_task(engine, session, live, spiff_task, extra or {}, now)
+                session.add(row)
+                open_rows.append(row)
     case = live.case
     case.current_step = "、".join(dict.fromkeys(r.title for r in open_rows))[:MAX_STEP_TEXT]
-    stages = [task_meta(live, ready[r.spiff_task_id]).get("stage") for r in open_rows if r.spiff_task_id in ready]
+    stages = [
+        task_meta(live, ready[r.spiff_task_id]).get("stage") for r in open_rows if r.spiff_task_id in ready
+    ]
     stage = next((s for s in reversed(stages) if s), None)
     if stage:
         case.stage = stage
@@ -171,15 +205,19 @@ def sync(engine: Engine, session: Session, live: LiveCase, extra: Mapping[str, A
     if live.workflow.is_completed():
         case.status = "completed"
         case.finished_at = case.finished_at or now
-        case.outcome = _outcome(live)[:100]
+        # a step that decided the outcome (case.outcome property) wins over the end event's name
+        case.outcome = case.outcome or _outcome(live)[:100]
         case.stage = "finished"
     return open_rows
 
 
 def _outcome(live: LiveCase) -> str:
     """The name of the end event the case finished at (e.g. 「窓口対応で完結」「終結」)."""
-    ends = [t for t in live.workflow.get_tasks(state=TaskState.COMPLETED)
-            if type(t.task_spec).__name__ == "EndEvent" and t.workflow is live.workflow]
+    ends = [
+        t
+        for t in live.workflow.get_tasks(state=TaskState.COMPLETED)
+        if type(t.task_spec).__name__ == "EndEvent" and t.workflow is live.workflow
+    ]
     if not ends:
         return ""
     last = max(ends, key=lambda t: t.last_state_change)

@@ -65,16 +65,16 @@ def parse_roles(text: str, name: str = ROLES_FILE) -> tuple[RoleConfig, list[Pro
         return RoleConfig(), [Problem(name, None, None, "'lanes' and 'roles' must be mappings")]
     for lane, role in lanes.items():
         if role not in TASK_ROLES:
-            problems.append(Problem(name, None, str(lane),
-                                    f"lane {lane!r} maps to unknown role {role!r}; roles: {', '.join(TASK_ROLES)}"))
+            problems.append(Problem(name, None, str(lane), f"lane {lane!r} maps to unknown role {role!r}; "
+                                    f"roles: {', '.join(TASK_ROLES)}"))
     rules: dict[str, str] = {}
     for role, spec in rules_raw.items():
         rule = (spec or {}).get("agency", "any") if isinstance(spec, dict) else spec
         if role not in TASK_ROLES:
             problems.append(Problem(name, None, str(role), f"unknown role {role!r}"))
         elif rule not in AGENCY_RULES:
-            problems.append(Problem(name, None, str(role),
-                                    f"agency rule {rule!r} for {role!r}; expected one of {', '.join(AGENCY_RULES)}"))
+            problems.append(Problem(name, None, str(role), f"agency rule {rule!r} for {role!r}; expected "
+                                    f"one of {', '.join(AGENCY_RULES)}"))
         else:
             rules[role] = rule
     return RoleConfig(lanes={str(k).strip(): v for k, v in lanes.items()}, agency_rules=rules), problems

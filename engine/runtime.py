@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from .bpmn.pruning import prune
 from .bpmn.serializer import SERIALIZER_VERSION, state_from_json, state_to_json
 from .core import Engine
 from .db import is_postgresql
@@ -105,6 +106,7 @@ def advance(live: LiveCase, refresh_timers: bool = False) -> None:
             live.workflow.do_engine_steps()
     except (WorkflowTaskException, WorkflowException, SpiffWorkflowException) as exc:
         raise _process_error(exc, "the process could not continue") from None
+    prune(live.workflow)  # finished loop rounds: long-lived repetition keeps the state flat (bpmn/pruning.py)
     check_depth(live)
 
 
@@ -121,8 +123,10 @@ def check_depth(live: LiveCase) -> None:
     for task in live.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
         deepest = max(deepest, task.depth)
     if deepest > DEPTH_ALARM:
-        raise ProcessError(f"the case's task tree is {deepest} levels deep; SpiffWorkflow stops seeing tasks at "
-                           f"1000. The diagram repeats a loop too often (see maxIterations)")
+        raise ProcessError(
+            f"the case's task tree is {deepest} levels deep; SpiffWorkflow stops seeing tasks at "
+            f"1000. The diagram repeats a loop too often (see maxIterations)"
+        )
 
 
 def save(engine: Engine, session: Session, live: LiveCase) -> None:

@@ -22,14 +22,16 @@ from .core import Engine
 from .db import begin_write
 from .errors import Conflict, Invalid, NotAllowed, NotFound
 from .formschema import validate_submission
-from .models import Case, FormRecord, HumanTask, TaskDraft, User
+from .models import Case, HumanTask, TaskDraft, User
 from .users import lookups
 from .views import TaskView
 
-
-_TASK_BY_ID = (select(HumanTask).where(HumanTask.id == bindparam("task_id"))
-               .execution_options(populate_existing=True))
-_DELETE_DRAFT = TaskDraft.__table__.delete().where(TaskDraft.__table__.c.human_task_id == bindparam("task_id"))
+_TASK_BY_ID = (
+    select(HumanTask).where(HumanTask.id == bindparam("task_id")).execution_options(populate_existing=True)
+)
+_DELETE_DRAFT = TaskDraft.__table__.delete().where(
+    TaskDraft.__table__.c.human_task_id == bindparam("task_id")
+)
 
 
 @dataclass
@@ -61,8 +63,12 @@ def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTas
 
 def _ensure_open(session: Session, task: HumanTask) -> None:
     if task.status == "completed":
-        raise Conflict("the task was already completed", by=_display_name(session, task.completed_by_id),
-                       at=task.completed_at, reason="completed")
+        raise Conflict(
+            "the task was already completed",
+            by=_display_name(session, task.completed_by_id),
+            at=task.completed_at,
+            reason="completed",
+        )
     if task.status != "open":
         raise Conflict("the task is no longer open (the case moved on)", reason="cancelled")
 
@@ -71,10 +77,15 @@ def _ensure_may_work(session: Session, actor: Actor, task: HumanTask) -> None:
     if not policy.eligible_for_task(actor, task):
         raise NotAllowed("this task is for another role or agency")
     if task.assignee_id not in (None, actor.user_id):
-        raise Conflict("the task is assigned to someone else", by=_display_name(session, task.assignee_id),
-                       at=task.claimed_at, reason="claimed")
+        raise Conflict(
+            "the task is assigned to someone else",
+            by=_display_name(session, task.assignee_id),
+            at=task.claimed_at,
+            reason="claimed",
+        )
 
 
+@audit.guarded("task.claim", "task", "task_id")
 def claim(session: Session, actor: Actor, task_id: int) -> HumanTask:
     """引き受け: assign an open, unassigned task to the actor."""
     task, case = _locked_task(session, actor, task_id)
@@ -86,6 +97,7 @@ def claim(session: Session, actor: Actor, task_id: int) -> HumanTask:
     return task
 
 
+@audit.guarded("task.unclaim", "task", "task_id")
 def unclaim(session: Session, actor: Actor, task_id: int) -> HumanTask:
     """引き受け解除: give the task back to the queue (the assignee, or a supervisor)."""
     task, case = _locked_task(session, actor, task_id)
@@ -97,6 +109,7 @@ def unclaim(session: Session, actor: Actor, task_id: int) -> HumanTask:
     return task
 
 
+@audit.guarded("task.reassign", "task", "task_id")
 def reassign(session: Session, actor: Actor, task_id: int, username: str | None) -> HumanTask:
     """担当者変更 (supervisor): assign to another eligible user, or to nobody."""
     task, case = _locked_task(session, actor, task_id)
@@ -106,17 +119,29 @@ def reassign(session: Session, actor: Actor, task_id: int, username: str | None)
     if username:
         user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
         from .users import actor_for
+
         if user is None or not policy.eligible_for_task(actor_for(user), task):
             raise Invalid({"assignee": ["このタスクを担当できない職員です。"]})
         task.assignee_id, task.claimed_at = user.id, clock.now()
     else:
         task.assignee_id, task.claimed_at = None, None
-    audit.record(session, actor, "task.reassign", "task", str(task.id), case_id=case.id, task_id=task.id,
-                 detail={"assignee_id": task.assignee_id})
+    audit.record(
+        session,
+        actor,
+        "task.reassign",
+        "task",
+        str(task.id),
+        case_id=case.id,
+        task_id=task.id,
+        detail={"assignee_id": task.assignee_id},
+    )
     return task
 
 
-def save_draft(engine: Engine, session: Session, actor: Actor, task_id: int, data: dict[str, Any]) -> TaskDraft:
+@audit.guarded("task.draft", "task", "task_id")
+def save_draft(
+    engine: Engine, session: Session, actor: Actor, task_id: int, data: dict[str, Any]
+) -> TaskDraft:
     """一時保存: keep what was typed, outside the engine's task data; types are checked, not completeness."""
     task, case = _locked_task(session, actor, task_id)
     _ensure_open(session, task)
@@ -129,20 +154,34 @@ def save_draft(engine: Engine, session: Session, actor: Actor, task_id: int, dat
         session.add(draft)
     else:
         draft.user_id, draft.data, draft.saved_at = actor.user_id, cleaned, clock.now()
-    audit.record(session, actor, "task.draft", "task", str(task.id), case_id=case.id, task_id=task.id,
-                 detail={"fields": sorted(cleaned)})
+    audit.record(
+        session,
+        actor,
+        "task.draft",
+        "task",
+        str(task.id),
+        case_id=case.id,
+        task_id=task.id,
+        detail={"fields": sorted(cleaned)},
+    )
     session.flush()
     return draft
 
 
-def complete(engine: Engine, session: Session, actor: Actor, task_id: int, data: dict[str, Any]) -> CompletionResult:
+@audit.guarded("task.complete", "task", "task_id")
+def complete(
+    engine: Engine, session: Session, actor: Actor, task_id: int, data: dict[str, Any]
+) -> CompletionResult:
     """完了: validate the submission, advance the case, and project its next tasks."""
     task, case = _locked_task(session, actor, task_id)
     _ensure_open(session, task)
     _ensure_may_work(session, actor, task)
     form = engine.forms.get(task.form_key)
-    cleaned = validate_submission(form, data, lookups(session) if _needs_lookups(form) else None) \
-        if form is not None else {}
+    cleaned = (
+        validate_submission(form, data, lookups(session) if _needs_lookups(form) else None)
+        if form is not None
+        else {}
+    )
     live = runtime.load(engine, session, case)
     spiff_task = runtime.ready_task(live, task.spiff_task_id)
     if form is not None:
@@ -153,37 +192,59 @@ def complete(engine: Engine, session: Session, actor: Actor, task_id: int, data:
     task.status, task.completed_at, task.completed_by_id = "completed", now, actor.user_id
     task.assignee_id = task.assignee_id or actor.user_id
     runtime.run_task(live, spiff_task)
-    case_updates.apply(session, case, projection.task_meta(live, spiff_task), spiff_task.data,
-                       engine.script_engine.budget_s)
+    case_updates.apply(
+        session, case, projection.task_meta(live, spiff_task), spiff_task.data, engine.script_engine.budget_s
+    )
     rows = projection.sync(engine, session, live, projection.Names(session, case, actor))
     runtime.save(engine, session, live)
     if form is not None:
-        record_id = store_form_record(session, case.id, task.id, form.key, task.element_id, task.title, cleaned,
-                                      actor.user_id, now)
-        hooks.after_submission(hooks.Submission(engine, session, actor, case, task, form.key, cleaned, record_id))
+        record_id = store_form_record(
+            session, case.id, task.id, form.key, task.element_id, task.title, cleaned, actor.user_id, now
+        )
+        hooks.after_submission(
+            hooks.Submission(engine, session, actor, case, task, form.key, cleaned, record_id)
+        )
     session.execute(_DELETE_DRAFT, {"task_id": task.id})
-    audit.record(session, actor, "task.complete", "task", str(task.id), case_id=case.id, task_id=task.id,
-                 detail={"form": task.form_key, "element": task.element_id})
+    audit.record(
+        session,
+        actor,
+        "task.complete",
+        "task",
+        str(task.id),
+        case_id=case.id,
+        task_id=task.id,
+        detail={"form": task.form_key, "element": task.element_id},
+    )
     session.flush()
-    return CompletionResult(case.id, case.case_number, case.status == "completed",
-                            open_task_views(session, case, rows))
+    return CompletionResult(
+        case.id, case.case_number, case.status == "completed", open_task_views(session, case, rows)
+    )
 
 
 def _needs_lookups(form: Any) -> bool:
     def walk(fields: Any) -> bool:
         return any(f.type in ("agency", "user") or (f.type == "table" and walk(f.columns)) for f in fields)
+
     return walk(form.fields)
 
 
-def task_form(engine: Engine, session: Session, actor: Actor, task_id: int) -> Any:
-    """The form definition of a task the actor may see (NotFound otherwise); reads no case data.
+@dataclass
+class TaskRef:
+    case_id: int
+    form: Any
 
-    The web layer needs it to read a posted form before calling :func:`complete` or :func:`save_draft`.
+
+def task_ref(engine: Engine, session: Session, actor: Actor, task_id: int) -> TaskRef:
+    """The case id and form definition of a task the actor may see (NotFound otherwise); no audit event.
+
+    The web layer needs the form to read a posted form before :func:`complete` or :func:`save_draft`.
     """
-    row = session.execute(select(HumanTask.case_id, HumanTask.form_key).where(HumanTask.id == task_id)).first()
+    row = session.execute(
+        select(HumanTask.case_id, HumanTask.form_key).where(HumanTask.id == task_id)
+    ).first()
     if row is None or not policy.may_see_case(session, actor, row.case_id):
         raise NotFound(f"task {task_id} not found")
-    return engine.forms.get(row.form_key)
+    return TaskRef(case_id=row.case_id, form=engine.forms.get(row.form_key))
 
 
 @dataclass
@@ -196,9 +257,11 @@ class TaskDetail:
     can_claim: bool
 
 
+@audit.guarded("task.read", "task", "task_id")
 def task_detail(engine: Engine, session: Session, actor: Actor, task_id: int) -> TaskDetail:
     """The task page: the task, its form definition and draft; records one ``task.read`` audit event."""
     from .inbox import case_tasks
+
     case_id = session.scalar(select(HumanTask.case_id).where(HumanTask.id == task_id))
     if case_id is None:
         raise NotFound(f"task {task_id} not found")
@@ -208,7 +271,11 @@ def task_detail(engine: Engine, session: Session, actor: Actor, task_id: int) ->
     draft = session.get(TaskDraft, task_id)
     eligible = row.status == "open" and policy.eligible_for_task(actor, row)
     audit.record(session, actor, "task.read", "task", str(task_id), case_id=case.id, task_id=task_id)
-    return TaskDetail(task=view, case=case, form=engine.forms.get(row.form_key),
-                      draft=draft.data if draft is not None else None,
-                      can_work=eligible and row.assignee_id in (None, actor.user_id),
-                      can_claim=eligible and row.assignee_id is None)
+    return TaskDetail(
+        task=view,
+        case=case,
+        form=engine.forms.get(row.form_key),
+        draft=draft.data if draft is not None else None,
+        can_work=eligible and row.assignee_id in (None, actor.user_id),
+        can_claim=eligible and row.assignee_id is None,
+    )

@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
-
 from argon2 import PasswordHasher
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine import clock, users
 from engine.core import Engine, build_engine
@@ -16,8 +15,8 @@ from engine.db import make_session_factory, transaction
 from engine.formdefs import load_forms
 from engine.settings import load_settings
 from tests.support.database import TestDatabase
+from tests.support.log_capture import pytest_collection_modifyitems, pytest_configure, pytest_unconfigure  # noqa: F401, E501 - whole-run log capture (tests/test_log_canary.py)
 from tests.support.referral10 import FORMS_DIR
-
 
 users.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 

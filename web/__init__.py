@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from engine.core import build_engine
 from engine.db import make_engine, make_session_factory
@@ -36,12 +37,22 @@ def _secret_key(settings: EngineSettings) -> str:
     return path.read_text().strip()
 
 
+class DatabaseInt(IntegerConverter):
+    """``<int:…>`` in every route: a number that fits an SQL INTEGER, so a huge id is a 404 and never
+    a database error (PostgreSQL refuses out-of-range integers)."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None,  # type: ignore[no-untyped-def]  # noqa: A002
+                 max: int | None = 2**31 - 1, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
 def create_app(settings: EngineSettings | None = None, *, db_engine=None) -> Flask:  # type: ignore[no-untyped-def]
     """Build the app; ``settings`` default to the layered configuration (file < TSUNAGU_* env)."""
     settings = settings or load_settings(os.environ)
     app = Flask(__name__, instance_path=str(Path(ROOT / "instance")), instance_relative_config=False)
     app.config.update(SECRET_KEY=_secret_key(settings), JSON_AS_ASCII=False, TEMPLATES_AUTO_RELOAD=False)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.url_map.converters["int"] = DatabaseInt
     logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)  # DEBUG would log task data
     logging.getLogger("spiff").setLevel(logging.WARNING)
     db = db_engine or make_engine(settings.database_url)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
 
-from engine import audit, users
+from engine import audit, policy, users
 from engine.actor import Actor
 from engine.errors import NotAllowed
 from engine.models import User
@@ -93,7 +93,8 @@ def login():  # type: ignore[no-untyped-def]
         user = users.authenticate(db, username, password)
     except NotAllowed as exc:
         g.commit_on_error = True
-        message = ("ログインの失敗が続いたため、しばらくログインできません。5分ほど待ってから再度お試しください。"
+        message = ("ログインの失敗が続いたため、しばらくログインできません。"
+                   "5分ほど待ってから再度お試しください。"
                    if exc.context.get("reason") == "throttled" else
                    "ユーザー名またはパスワードが正しくありません。")
         return render_template("auth/login.html", error=message, username=username,
@@ -122,4 +123,5 @@ def init_auth(app: Flask) -> None:
 
     @app.context_processor
     def _inject_actor() -> dict:
-        return {"actor": g.get("actor")}
+        actor = g.get("actor")
+        return {"actor": actor, "may_start": actor is not None and policy.role_may(actor, "case.start")}

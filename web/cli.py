@@ -69,7 +69,8 @@ def deploy(directory: Path | None) -> None:
 
 def _print_problems(problems: list, as_json: bool) -> None:  # type: ignore[type-arg]
     if as_json:
-        click.echo(json.dumps([{"file": p.file, "line": p.line, "element_id": p.element_id, "reason": p.reason,
+        click.echo(json.dumps([{"file": p.file, "line": p.line, "element_id": p.element_id,
+                                "reason": p.reason,
                                 "code": p.code} for p in problems], ensure_ascii=False, indent=1))
     else:
         for p in problems:
@@ -106,14 +107,15 @@ def validate(paths: tuple[Path, ...], each: bool, as_json: bool) -> None:
 
 def _crash_problem(files: dict[str, bytes], exc: Exception):  # type: ignore[no-untyped-def]
     from engine.errors import Problem
-    return Problem(", ".join(sorted(files)), None, None, f"could not be checked ({type(exc).__name__})", "internal")
+    return Problem(", ".join(sorted(files)), None, None, f"could not be checked ({type(exc).__name__})",
+                   "internal")
 
 
 @main.command()
 def demo() -> None:
     """Load fictional demo agencies, users for every role and cases parked at different steps."""
     settings = _settings()
-    password = settings.demo_password or secrets.token_urlsafe(9)
+    password = settings.demo_password or _demo_password()
     engine = build_engine(settings)
     sessions = _sessions(settings)
     from engine import demo as demo_data
@@ -137,6 +139,18 @@ def demo() -> None:
         click.echo(f"  {u.username:<10} {u.description}")
 
 
+def _demo_password() -> str:
+    """The generated demo password, kept in instance/demo_password (0600) so the printed one stays valid
+    when ``make run`` is run again against the same database."""
+    from engine.settings import ROOT
+    path = ROOT / "instance" / "demo_password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(9))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 @main.group("users")
 def users_group() -> None:
     """Manage user accounts."""
@@ -149,7 +163,8 @@ def users_list(as_json: bool) -> None:
     with transaction(_sessions(settings)) as session:
         rows = users.list_users(session)
     if as_json:
-        click.echo(json.dumps([{"username": u.username, "display_name": u.display_name, "roles": list(u.roles),
+        click.echo(json.dumps([{"username": u.username, "display_name": u.display_name,
+                                "roles": list(u.roles),
                                 "agency": u.agency_code, "active": u.active} for u in rows],
                               ensure_ascii=False, indent=1))
         return
@@ -217,6 +232,25 @@ def serve(host: str, port: int, workers: int, scheduler: bool) -> None:
     """Serve the web app with gunicorn (and, by default, the scheduler in the master process)."""
     from .serve import run
     run(_settings(), host, port, workers, scheduler)
+
+
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Wait for the lease, run every job once and exit.")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=None, help="Rows per transaction.")
+def scheduler_command(once: bool, batch_size: int | None) -> None:
+    """Run the scheduler (timers, reminders, escalations, notifications) as its own process."""
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from engine.scheduling.service import run_foreground
+    result = run_foreground(_settings(), once=once, batch=batch_size)
+    click.echo(f"scheduler stopped: {json.dumps(result, ensure_ascii=False, default=str)}")
+
+
+from .audit.cli import audit_group  # noqa: E402 - tsunagu audit verify (web/audit/cli.py)
+
+main.add_command(audit_group)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,13 @@ from engine.errors import Conflict, DefinitionError, EngineError, Invalid, NotAl
 
 log = logging.getLogger("tsunagu.web")
 
-STATUS = {NotFound: 404, NotAllowed: 403, Conflict: 409, Invalid: 422, ProcessError: 409, DefinitionError: 422}
+STATUS = {NotFound: 404, NotAllowed: 403, Conflict: 409, Invalid: 422, ProcessError: 409,
+          DefinitionError: 422}
 TITLES = {
-    404: "見つかりません", 403: "権限がありません", 409: "他の操作と競合しました", 422: "入力内容を確認してください",
-    400: "リクエストが正しくありません", 401: "ログインが必要です", 405: "この操作はできません",
-    413: "送信データが大きすぎます", 415: "形式が対応していません", 429: "しばらく待ってから再度お試しください",
+    404: "見つかりません", 403: "権限がありません", 409: "他の操作と競合しました",
+    422: "入力内容を確認してください", 400: "リクエストが正しくありません", 401: "ログインが必要です",
+    405: "この操作はできません", 413: "送信データが大きすぎます", 415: "形式が対応していません",
+    429: "しばらく待ってから再度お試しください",
     500: "システムエラーが発生しました", 503: "ただいま処理できません",
 }
 
@@ -40,9 +42,11 @@ def conflict_message(exc: Conflict) -> str:
     who = f"{exc.by}さん" if exc.by else "他の職員"
     when = local_time(exc.at)
     if exc.reason == "completed":
-        return f"このタスクは既に{who}が{when}に完了しています。" if when else f"このタスクは既に{who}が完了しています。"
+        return f"このタスクは既に{who}が{when}に完了しています。" if when else \
+            f"このタスクは既に{who}が完了しています。"
     if exc.reason == "claimed":
-        return f"このタスクは{who}が{when}に引き受けています。" if when else f"このタスクは{who}が引き受けています。"
+        return f"このタスクは{who}が{when}に引き受けています。" if when else \
+            f"このタスクは{who}が引き受けています。"
     if exc.reason in ("cancelled", "gone", "not_ready"):
         return "このタスクは既に終了しています（ケースが先に進みました）。"
     if exc.reason == "stale":
@@ -50,20 +54,20 @@ def conflict_message(exc: Conflict) -> str:
     return "他の操作と競合しました。画面を開き直してください。"
 
 
+MESSAGES: list[tuple[type[EngineError], str]] = [
+    (NotFound, "お探しのケースまたはタスクは見つかりません。"),
+    (NotAllowed, "この操作を行う権限がありません。"),
+    (Invalid, "入力内容に誤りがあります。各項目のメッセージを確認してください。"),
+    (ProcessError, "ケースを次の段階へ進められませんでした。入力は保存されていません。"
+                   "管理者に連絡してください。"),
+    (DefinitionError, "プロセス定義に問題があります。"),
+]
+
+
 def message_for(exc: EngineError) -> str:
     if isinstance(exc, Conflict):
         return conflict_message(exc)
-    if isinstance(exc, NotFound):
-        return "お探しのケースまたはタスクは見つかりません。"
-    if isinstance(exc, NotAllowed):
-        return "この操作を行う権限がありません。"
-    if isinstance(exc, Invalid):
-        return "入力内容に誤りがあります。各項目のメッセージを確認してください。"
-    if isinstance(exc, ProcessError):
-        return "ケースを次の段階へ進められませんでした。入力は保存されていません。管理者に連絡してください。"
-    if isinstance(exc, DefinitionError):
-        return "プロセス定義に問題があります。"
-    return "処理できませんでした。"
+    return next((text for cls, text in MESSAGES if isinstance(exc, cls)), "処理できませんでした。")
 
 
 def status_for(exc: EngineError) -> int:
@@ -115,7 +119,8 @@ def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="tsunagu"'
         return response
-    return render_template("error.html", status=status, title=TITLES.get(status, exc.name), message=detail), status
+    return render_template("error.html", status=status, title=TITLES.get(status, exc.name),
+                           message=detail), status
 
 
 def _unexpected(exc: Exception) -> Response | tuple[str, int]:
@@ -127,12 +132,14 @@ def _unexpected(exc: Exception) -> Response | tuple[str, int]:
     else:
         log.error("unexpected error request_id=%s error=%s", g.get("request_id", ""), type(exc).__name__,
                   exc_info=False)
-        status, detail = 500, f"システムエラーが発生しました。お問い合わせの際は受付番号 {g.get('request_id', '')} をお伝えください。"
+        status = 500
+        detail = (f"システムエラーが発生しました。お問い合わせの際は受付番号 {g.get('request_id', '')} "
+                  "をお伝えください。")
     if wants_json():
         response = problem(status, detail, "unavailable" if status == 503 else "internal_error")
     else:
-        response = Response(render_template("error.html", status=status, title=TITLES[status], message=detail),
-                            status=status)
+        page = render_template("error.html", status=status, title=TITLES[status], message=detail)
+        response = Response(page, status=status)
     if status == 503:
         response.headers["Retry-After"] = "30"
     return response

@@ -4,6 +4,7 @@
   authenticated by a bearer token carry no cookie and are exempt.
 * Session cookie: ``__Host-`` prefix, Secure, HttpOnly, SameSite=Lax (Secure can be switched off
   only for plain-HTTP development with ``TSUNAGU_SECURE_COOKIES=false``).
+* NUL characters in a query string or form post are refused (400) before anything reads them.
 * Headers: a Content-Security-Policy without inline script or style, nosniff, frame-ancestors 'none',
   Referrer-Policy, and ``Cache-Control: no-store`` on everything except static files.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, abort, g, request
 from flask_wtf.csrf import CSRFProtect
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -29,6 +30,16 @@ def uses_bearer_token() -> bool:
 
 def _request_id() -> None:
     g.request_id = secrets.token_hex(8)
+
+
+def _refuse_nul() -> None:
+    """NUL characters have no place in a query or a form post, and PostgreSQL refuses them in text:
+    answer 400 up front rather than let one reach a query."""
+    values = [*request.args.keys(), *request.args.values()]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in v for v in values):
+        abort(400)
 
 
 def _csrf_check() -> None:
@@ -66,5 +77,6 @@ def init_security(app: Flask, secure_cookies: bool) -> None:
     )
     csrf.init_app(app)
     app.before_request(_request_id)
+    app.before_request(_refuse_nul)
     app.before_request(_csrf_check)
     app.after_request(_headers)

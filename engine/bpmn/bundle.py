@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lxml import etree
+
 from ..errors import Problem
 from ..formdefs import FormRegistry
 from ..roles import ROLES_FILE, RoleConfig, parse_roles
@@ -19,7 +21,8 @@ from . import rules
 from .conventions import collect_task_meta
 from .graph import check_loops
 from .parser import ParsedProcess, parse_documents
-from .xml import XmlDocument, is_bpmn, is_dmn, read_document
+from .structure import BLOCKING, check_structure, no_executable_process
+from .xml import NSMAP, XmlDocument, is_bpmn, is_dmn, read_document
 
 BPMN_SUFFIXES = (".bpmn", ".bpmn2", ".bpmn20.xml")
 
@@ -80,19 +83,53 @@ def _check_document(doc: XmlDocument, bundle: Bundle, forms: FormRegistry | None
     found: list[Problem] = list(rules.check_duplicate_ids(doc))
     processes = list(rules.iter_processes(doc))
     if not processes:
-        found.append(Problem(doc.name, doc.root.sourceline, None,
-                             "no executable process: the file has no <process> (or only ones marked "
-                             "isExecutable=\"false\"), so there is nothing to run", code="no_executable_process"))
+        found.append(no_executable_process(doc))
         return found
     for process in processes:
+        found.extend(check_structure(doc, process))
         found.extend(rules.check_unsupported(doc, process))
         found.extend(rules.check_human_tasks(doc, process, bundle.roles, forms))
         found.extend(rules.check_lanes(doc, process, bundle.roles))
         found.extend(rules.check_gateways_and_flows(doc, process))
         found.extend(rules.check_expressions(doc, process))
         found.extend(rules.check_call_activities(doc, process, known, calls))
+        found.extend(rules.check_boundary_on_loops(doc, process))
         found.extend(check_loops(doc, process))
     return found
+
+
+def _duplicate_processes(docs: list[XmlDocument]) -> list[Problem]:
+    seen: dict[str, str] = {}
+    found = []
+    for doc in docs:
+        for process in doc.root.iterfind("bpmn:process", NSMAP):
+            pid = process.get("id", "")
+            if pid in seen and seen[pid] != doc.name:
+                found.append(Problem(doc.name, process.sourceline, pid, f"process id {pid!r} is also "
+                                     f"defined in {seen[pid]}; every process in a bundle needs its own id",
+                                     code="duplicate_id"))
+            seen.setdefault(pid, doc.name)
+    return found
+
+
+def _backstop(bundle: Bundle) -> list[Problem]:
+    """SpiffWorkflow's own parser finds what the rules do not know; run it when that is safe.
+
+    It is skipped when a structural problem could make it fail obscurely (or, for unresolvable
+    data references, loop), and its findings are kept only for elements not already named.
+    """
+    if not bundle.docs or any(p.code in BLOCKING or p.code in ("not_xml", "doctype", "too_large", "not_bpmn",
+                                                                "no_executable_process")
+                              for p in bundle.problems):
+        return []
+    named = {(p.file, p.element_id) for p in bundle.problems}
+    files_with_problems = {p.file for p in bundle.problems}
+    extra = []
+    for p in parse_documents(bundle.docs).problems:
+        if (p.file, p.element_id) in named or (p.element_id is None and p.file in files_with_problems):
+            continue
+        extra.append(p)
+    return extra
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -105,7 +142,8 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def load_bundle(files: dict[str, bytes], forms: FormRegistry | None, max_bytes: int = 2 * 1024 * 1024) -> Bundle:
+def load_bundle(files: dict[str, bytes], forms: FormRegistry | None,
+                max_bytes: int = 2 * 1024 * 1024) -> Bundle:
     """Read, check and parse ``files``; the result carries either problems or parsed processes."""
     bundle = Bundle(files=files)
     if ROLES_FILE in files:
@@ -122,9 +160,11 @@ def load_bundle(files: dict[str, bytes], forms: FormRegistry | None, max_bytes: 
             bundle.problems.append(Problem(name, 1, None, "DMN decision tables are not supported; "
                                            "use gateway conditions", code="unsupported"))
         elif not is_bpmn(doc):
+            root = etree.QName(doc.root.tag)
             bundle.problems.append(Problem(name, doc.root.sourceline, None,
-                                           "not a BPMN file: the root element is not "
-                                           "<bpmn:definitions> (BPMN 2.0 namespace)", code="not_bpmn"))
+                                           f"not a BPMN file: the root element is <{root.localname}> "
+                                           f"(namespace {root.namespace or 'none'}), not <bpmn:definitions> "
+                                           "of the BPMN 2.0 namespace", code="not_bpmn"))
         else:
             bundle.docs.append(doc)
     if not bundle.docs and not bundle.problems:
@@ -132,10 +172,11 @@ def load_bundle(files: dict[str, bytes], forms: FormRegistry | None, max_bytes: 
     calls = rules.call_graph(bundle.docs)
     known = {pid for doc in bundle.docs for pid in
              (p.get("id") for p in rules.iter_processes(doc)) if pid}
+    bundle.problems.extend(_duplicate_processes(bundle.docs))
     for doc in bundle.docs:
         bundle.problems.extend(_check_document(doc, bundle, forms, known, calls))
     if bundle.problems:
-        bundle.problems = _dedupe(bundle.problems)
+        bundle.problems = _dedupe(bundle.problems + _backstop(bundle))
         return bundle
     parsed = parse_documents(bundle.docs)
     bundle.problems.extend(parsed.problems)

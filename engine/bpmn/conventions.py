@@ -21,7 +21,7 @@ from lxml import etree
 
 from ..expressions import from_camunda
 from ..roles import RoleConfig
-from .xml import BPMN_NS, CAMUNDA_NS, SPIFF_NS, NSMAP, XmlDocument, local_name
+from .xml import BPMN_NS, CAMUNDA_NS, NSMAP, SPIFF_NS, XmlDocument, local_name
 
 HUMAN_TAGS = ("userTask", "manualTask", "task")
 CONTAINER_TAGS = ("subProcess", "transaction", "adHocSubProcess")
@@ -50,7 +50,8 @@ class TaskMeta:
 
 def _spiff_properties(element: etree._Element) -> dict[str, str]:
     props = {}
-    for prop in element.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NSMAP):
+    path = "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
+    for prop in element.iterfind(path, NSMAP):
         name = prop.get("name")
         if name:
             props[name] = prop.get("value") or (prop.text or "")

@@ -55,7 +55,7 @@ def build_graph(container: etree._Element) -> FlowGraph:
     return graph
 
 
-def strongly_connected(graph: FlowGraph) -> list[list[str]]:
+def strongly_connected(graph: FlowGraph) -> list[list[str]]:  # noqa: C901 - Tarjan, kept in one piece
     """Tarjan's algorithm, iterative (diagrams can be large)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -105,7 +105,7 @@ def strongly_connected(graph: FlowGraph) -> list[list[str]]:
 
 
 def _names(graph: FlowGraph, ids: Iterable[str]) -> str:
-    labels = [(graph.nodes[i].get("name") or i).strip() for i in ids]
+    labels = [" ".join((graph.nodes[i].get("name") or i).split()) for i in ids]
     shown = " → ".join(labels[:6])
     return shown + (" …" if len(labels) > 6 else "")
 
@@ -120,17 +120,23 @@ def _max_iterations(graph: FlowGraph, component: list[str]) -> int | None:
 
 
 def check_loops(doc: XmlDocument, container: etree._Element) -> list[Problem]:
+    """Cycles that never end, and loops whose rounds would take the task tree past the depth limit."""
     problems: list[Problem] = []
     graph = build_graph(container)
     for component in strongly_connected(graph):
-        ordered = [n for n in graph.nodes if n in component]
+        members = set(component)
+        ordered = [n for n in graph.nodes if n in members]
         gateways = [n for n in ordered if local_name(graph.nodes[n]) in GATEWAYS]
         first = gateways[0] if gateways else ordered[0]
         line = doc.line_of(first)
-        if not gateways:
-            problems.append(Problem(doc.name, line, first, f"cycle without a gateway: {_names(graph, ordered)} "
-                                    "loops back with no decision, so it can never end", code="cycle"))
+        if not any(dst not in members for n in component for dst in graph.edges.get(n, [])):
+            names = _names(graph, ordered)
+            reason = (f"cycle without a gateway: {names} loops back with no decision, so it can never end"
+                      if not gateways else
+                      f"cycle {names} has no way out: no flow leaves it, so it can never end")
+            problems.append(Problem(doc.name, line, first, reason, code="cycle"))
             continue
+        where = "on the gateway" if gateways else "on one of its elements"
         depth = len(component) + sum(1 for n in component if n in graph.boundary_hosts)
         rounds = DEPTH_LIMIT // max(depth, 1)
         bound = _max_iterations(graph, component)
@@ -140,12 +146,13 @@ def check_loops(doc: XmlDocument, container: etree._Element) -> list[Problem]:
                 f"loop {_names(graph, ordered)} has no declared bound: each round deepens the task tree by "
                 f"about {depth} levels and the engine stops seeing tasks after about {rounds} rounds. Model "
                 f"long-lived repetition as a standard loop or a call activity per round, or set the property "
-                f"maxIterations (at most {DEPTH_BUDGET // depth}) on the gateway", code="unbounded_loop"))
+                f"maxIterations (at most {DEPTH_BUDGET // depth}) {where}", code="unbounded_loop"))
         elif bound * depth > DEPTH_BUDGET:
             problems.append(Problem(
                 doc.name, line, first,
                 f"maxIterations={bound} on loop {_names(graph, ordered)} would deepen the task tree to about "
-                f"{bound * depth} levels; the limit for this loop is {DEPTH_BUDGET // depth}", code="deep_loop"))
+                f"{bound * depth} levels; the limit for this loop is {DEPTH_BUDGET // depth}",
+                code="deep_loop"))
     for child in container:
         if isinstance(child.tag, str) and local_name(child) in CONTAINER_TAGS:
             problems.extend(check_loops(doc, child))

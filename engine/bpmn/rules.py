@@ -21,21 +21,27 @@ from .conventions import HUMAN_TAGS, camunda_attr, element_properties, lane_map
 from .xml import BPMN_NS, BPMNDI_NS, CAMUNDA_NS, NSMAP, SPIFF_NS, XmlDocument, local_name
 
 UNSUPPORTED = {
-    "complexGateway": "complex gateways are not supported by SpiffWorkflow; use exclusive or inclusive gateways",
-    "scriptTask": "script tasks are not allowed: BPMN text must not run as code (use gateway conditions)",
-    "serviceTask": "service tasks are not supported: Tsunagu has no service registry",
+    "complexGateway": "complex gateways are not supported by SpiffWorkflow; use exclusive or inclusive "
+                      "gateways",
+    "scriptTask": "script tasks are not allowed: BPMN text must not run as code (decide with gateway "
+                  "conditions, record with user tasks)",
+    "serviceTask": "service tasks are not supported: a diagram cannot call code or services; model the step "
+                   "as a user task",
     "businessRuleTask": "business rule tasks (DMN) are not supported; use gateway conditions",
     "callChoreography": "choreographies are not executable",
     "choreographyTask": "choreographies are not executable",
     "linkEventDefinition": "link events are not supported (SpiffWorkflow silently ignores them); "
                            "draw the sequence flow instead",
     "compensateEventDefinition": "compensation is not supported by SpiffWorkflow",
-    "dataStoreReference": "data stores are not supported",
+    "dataStoreReference": "data stores are not supported (each needs programmed storage); keep data in "
+                          "forms and data objects",
 }
 SPIFF_SCRIPTS = ("preScript", "postScript")
 CAMUNDA_CODE = ("executionListener", "taskListener", "script", "inputOutput", "connector")
 ID_NAMESPACES = (BPMN_NS, BPMNDI_NS)
 MULTI_GATEWAYS = ("exclusiveGateway", "inclusiveGateway")
+_KIND = {"userTask": "user task", "manualTask": "manual task",
+         "task": "task (a plain task waits for a person in SpiffWorkflow)"}
 
 
 def _problem(doc: XmlDocument, element: etree._Element, reason: str, code: str = "invalid") -> Problem:
@@ -46,7 +52,7 @@ def _problem(doc: XmlDocument, element: etree._Element, reason: str, code: str =
 
 def check_expression(text: str | None, what: str) -> tuple[Expression | None, str | None]:
     if text is None or not text.strip():
-        return None, f"{what} is empty"
+        return None, f"{what} is empty: write one (e.g. consent.status == 'agreed') or remove it"
     try:
         return compile_expression(from_camunda(text.strip())), None
     except ExpressionError as exc:
@@ -55,7 +61,8 @@ def check_expression(text: str | None, what: str) -> tuple[Expression | None, st
 
 def _check_timer_text(text: str | None, kind: str) -> str | None:
     if text is None or not text.strip():
-        return "timer has no time"
+        return ("timer has no time: add a duration (timeDuration, e.g. P3D or 3BD), a date (timeDate) or "
+                "a cycle")
     value = text.strip()
     if is_literal(value, kind) or is_literal(value, "date"):
         return None
@@ -104,15 +111,16 @@ def check_human_tasks(doc: XmlDocument, process: etree._Element, roles: RoleConf
         lane = lanes.get(element_id) or _inherited_lane(element, lanes)
         groups = camunda_attr(element, "candidateGroups")
         role = props.get("role") or roles.role_for_groups(groups) or roles.role_for_lane(lane)
+        kind = _KIND.get(local_name(element), "user task")
         if not lane and not groups and not props.get("role"):
-            yield _problem(doc, element, "user task is not in a lane (a lane names the role that does it)",
+            yield _problem(doc, element, f"{kind} is not in a lane (a lane names the role that does it)",
                            code="no_lane")
         elif not role:
             yield _problem(doc, element, f"lane {lane!r} has no role in processes/roles.yaml" if lane else
                            f"candidateGroups {groups!r} names no known role", code="no_role")
         form_key = props.get("formKey")
         if not form_key:
-            yield _problem(doc, element, "user task names no form (property formKey or camunda:formKey)",
+            yield _problem(doc, element, f"{kind} names no form (property formKey or camunda:formKey)",
                            code="no_form")
         elif forms is not None and form_key not in forms:
             yield _problem(doc, element, f"form {form_key!r} is not defined in forms/", code="unknown_form")
@@ -120,12 +128,12 @@ def check_human_tasks(doc: XmlDocument, process: etree._Element, roles: RoleConf
         if due and not (is_literal(due) or is_literal(due, "date")):
             _, error = check_expression(due, "due")
             if error:
-                yield _problem(doc, element, f"{error}; write P3D, PT2H, 3BD or an expression")
+                yield _problem(doc, element, f"{error}; write P3D, PT2H, 3BD or an expression", code="timer")
         for key in ("assignee", "agency"):
             if props.get(key):
                 _, error = check_expression(props[key], key)
                 if error:
-                    yield _problem(doc, element, error)
+                    yield _problem(doc, element, error, code="expression")
         yield from check_case_updates(doc, element, props)
 
 
@@ -135,7 +143,8 @@ def check_case_updates(doc: XmlDocument, element: etree._Element, props: dict[st
             continue
         column = key[len("case."):]
         if column not in CASE_COLUMNS:
-            yield _problem(doc, element, f"property {key!r}: a diagram may set only {', '.join(CASE_COLUMNS)}")
+            yield _problem(doc, element, f"property {key!r}: a diagram may set only "
+                           f"{', '.join('case.' + c for c in CASE_COLUMNS)}")
             continue
         _, error = check_expression(value, key)
         if error:
@@ -180,11 +189,12 @@ def check_gateways_and_flows(doc: XmlDocument, process: etree._Element) -> Itera
                 continue
             default = gateway.get("default")
             if not default:
-                yield _problem(doc, gateway, "gateway with several outgoing flows has no default flow; add one "
-                               "so a case never gets stuck when no condition matches", code="no_default")
+                yield _problem(doc, gateway, "gateway with several outgoing flows has no default flow; add "
+                               "one so a case never gets stuck when no condition matches", code="no_default")
             for flow in flows:
                 if flow.get("id") != default and flow.find("bpmn:conditionExpression", NSMAP) is None:
-                    yield _problem(doc, flow, "outgoing flow of a decision has no condition", code="no_condition")
+                    yield _problem(doc, flow, "outgoing flow of a decision has no condition",
+                                   code="no_condition")
 
 
 def check_expressions(doc: XmlDocument, process: etree._Element) -> Iterator[Problem]:
@@ -243,6 +253,22 @@ def call_graph(docs: list[XmlDocument]) -> dict[str, set[str]]:
     return graph
 
 
+LOOP_MARKERS = ("standardLoopCharacteristics", "multiInstanceLoopCharacteristics")
+ROUND_HOSTS = ("subProcess", "callActivity", "transaction")
+
+
+def check_boundary_on_loops(doc: XmlDocument, process: etree._Element) -> Iterator[Problem]:
+    """A boundary event on a looped sub-process/call activity: SpiffWorkflow drops the running round
+    without cancelling its sub-workflow, and the engine then fails when the event fires."""
+    hosts = {e.get("id"): e for tag in ROUND_HOSTS for e in process.iter(f"{{{BPMN_NS}}}{tag}")}
+    for boundary in process.iter(f"{{{BPMN_NS}}}boundaryEvent"):
+        host = hosts.get(boundary.get("attachedToRef"))
+        if host is not None and any(host.find(f"bpmn:{m}", NSMAP) is not None for m in LOOP_MARKERS):
+            yield _problem(doc, boundary, "a boundary event on a looped sub-process or call activity is not "
+                           "supported (SpiffWorkflow cannot cancel the running round); put the loop inside a "
+                           "plain sub-process and attach the event to that", code="unsupported")
+
+
 def check_duplicate_ids(doc: XmlDocument) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for element in doc.root.iter():
@@ -253,6 +279,7 @@ def check_duplicate_ids(doc: XmlDocument) -> Iterator[Problem]:
             continue
         if element_id in seen:
             yield Problem(doc.name, element.sourceline, element_id,
-                          f"id {element_id!r} is used twice (first on line {seen[element_id]})", code="duplicate_id")
+                          f"id {element_id!r} is used twice (first on line {seen[element_id]})",
+                          code="duplicate_id")
         else:
             seen[element_id] = element.sourceline

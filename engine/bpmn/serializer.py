@@ -17,13 +17,39 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    TaskConverter,
+    WorkflowConverter,
+)
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 from .timers import CycleTimerEventDefinition, DeadlineTimerEventDefinition
 
 SERIALIZER_VERSION = f"tsunagu-1/spiff-{SPIFF_FORMAT}"
+
+
+class MemoTaskConverter(TaskConverter):
+    """Task conversion that reuses the dict of a finished task while nothing about it has changed.
+
+    A completed or cancelled task keeps its data, parent and state; converting it again on every save
+    (and diffing its data against its parent's) is most of the cost of serializing a long case. The
+    memo is keyed on what can still change (state, last change, children) and stored on the task.
+    """
+
+    def to_dict(self, task: Any) -> dict[str, Any]:
+        if task.state & TaskState.FINISHED_MASK:
+            key = (task.state, task.last_state_change, tuple(task._children))
+            memo = getattr(task, "_tsunagu_memo", None)
+            if memo is not None and memo[0] == key:
+                return memo[1]
+            converted = super().to_dict(task)
+            task._tsunagu_memo = (key, converted)
+            return converted
+        return super().to_dict(task)
 
 
 class InstanceOnlyConverter(BpmnWorkflowConverter):
@@ -48,6 +74,7 @@ class InstanceOnlyConverter(BpmnWorkflowConverter):
 def _make_registry() -> Any:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = InstanceOnlyConverter
+    config[Task] = MemoTaskConverter
     config[DeadlineTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config[CycleTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     return BpmnWorkflowSerializer.configure(config)

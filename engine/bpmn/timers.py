@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition as SpiffCycle,
@@ -30,6 +31,11 @@ from .. import clock
 from ..durations import NotationError, deadline, is_literal, parse_cycle
 
 
+def _fail(my_task: Any, exc: Exception) -> WorkflowTaskException:
+    """Timer problems surface as SpiffWorkflow task errors naming the element (caught by the runtime)."""
+    return WorkflowTaskException(f"timer {my_task.task_spec.bpmn_id or ''}: {exc}", task=my_task)
+
+
 def _resolve_text(my_task: Any, expression: str, kind: str) -> str:
     text = expression.strip()
     if is_literal(text, kind) or (kind != "cycle" and is_literal(text, "date")):
@@ -38,7 +44,8 @@ def _resolve_text(my_task: Any, expression: str, kind: str) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     if not isinstance(value, str):
-        raise NotationError(f"timer expression {text!r} gave {type(value).__name__}, expected text such as P3D")
+        raise NotationError(f"timer expression {text!r} gave {type(value).__name__}, "
+                            "expected text such as P3D")
     return value
 
 
@@ -48,9 +55,12 @@ class DeadlineTimerEventDefinition(TimerEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            text = _resolve_text(my_task, self.expression, "duration")
-            calendar = my_task.workflow.script_engine.calendar
-            event_value = deadline(text, clock.now(), calendar).isoformat()
+            try:
+                text = _resolve_text(my_task, self.expression, "duration")
+                calendar = my_task.workflow.script_engine.calendar
+                event_value = deadline(text, clock.now(), calendar).isoformat()
+            except NotationError as exc:
+                raise _fail(my_task, exc) from None
             my_task._set_internal_data(event_value=event_value)
         if datetime.fromisoformat(event_value) <= clock.now():
             my_task._set_internal_data(event_fired=True)
@@ -64,6 +74,12 @@ class CycleTimerEventDefinition(SpiffCycle):
     """``R3/PT1H``-style repetition counted on the engine clock."""
 
     def cycle_complete(self, my_task: Any) -> bool:
+        try:
+            return self._cycle_complete(my_task)
+        except NotationError as exc:
+            raise _fail(my_task, exc) from None
+
+    def _cycle_complete(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
         now = clock.now()
         if event_value is None:

@@ -24,6 +24,7 @@ DMN_NAMESPACES = {
     "https://www.omg.org/spec/DMN/20191111/MODEL/",
     "http://www.omg.org/spec/DMN/20180521/MODEL/",
 }
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 NSMAP = {"bpmn": BPMN_NS, "bpmndi": BPMNDI_NS, "dc": DC_NS, "di": DI_NS, "camunda": CAMUNDA_NS,
          "spiffworkflow": SPIFF_NS}
 
@@ -52,7 +53,8 @@ def local_name(element: etree._Element) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
-def read_document(name: str, data: bytes, max_bytes: int) -> tuple[XmlDocument | None, list[Problem]]:
+def read_document(name: str, data: bytes,  # noqa: PLR0911 - one return per way a file can be unreadable
+                  max_bytes: int) -> tuple[XmlDocument | None, list[Problem]]:
     """Parse ``data`` safely; return the document or the problems that prevent reading it."""
     if len(data) > max_bytes:
         return None, [Problem(name, None, None, f"file is {len(data):,} bytes; the limit is {max_bytes:,}",
@@ -64,7 +66,7 @@ def read_document(name: str, data: bytes, max_bytes: int) -> tuple[XmlDocument |
         line = data[: data.upper().find(b"<!DOCTYPE")].count(b"\n") + 1
         return None, [Problem(name, line, None, "document type declarations (<!DOCTYPE>) are not allowed",
                               code="doctype")]
-    if not head.startswith(b"<"):
+    if not head.startswith(b"<") and not data.startswith(UTF16_BOMS):
         return None, [Problem(name, 1, None, "not an XML document", code="not_xml")]
     try:
         root = etree.fromstring(data, _parser())

@@ -38,7 +38,9 @@ class ProcessDefinition(Base):
     """One executable process of a deployment, with its parsed spec stored once for all its cases."""
 
     __tablename__ = "process_definitions"
-    __table_args__ = (UniqueConstraint("process_id", "version", name="uq_process_definitions_process_version"),)
+    __table_args__ = (
+        UniqueConstraint("process_id", "version", name="uq_process_definitions_process_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
@@ -48,7 +50,7 @@ class ProcessDefinition(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     # The serialized SpiffWorkflow spec and the specs of every process it calls.
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)
-    # Per-element metadata read from the XML: forms, due times, roles, assignees (see engine.bpmn.conventions).
+    # Per-element metadata read from the XML: forms, due times, roles, assignees (engine.bpmn.conventions).
     task_meta: Mapped[dict] = mapped_column(deferred=True)
     start_form_key: Mapped[str | None] = mapped_column(String(100))
     startable: Mapped[bool] = mapped_column(default=True)

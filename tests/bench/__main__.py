@@ -1,4 +1,4 @@
-"""``make bench``: run every benchmark module and print one ``bench <name> <value> <unit>`` line per figure."""
+"""``make bench``: run every benchmark module; print one ``bench <name> <value> <unit>`` line per figure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import importlib
 import sys
 import traceback
 
-MODULES = ["tests.bench.engine", "tests.bench.monitoring", "tests.bench.http", "tests.bench.scheduler"]
+MODULES = ["tests.bench.pathway", "tests.bench.engine", "tests.bench.monitoring", "tests.bench.http",
+           "tests.bench.scheduler"]
 
 
 def main() -> int:

@@ -23,7 +23,10 @@ DATA = {"window_response": {"action": "refer"}, "note": {"note": "記録"}, "dec
 @pytest.fixture
 def people(engine, write):
     with write() as s:
-        who = {role: factories.actor(s, role, "AG-" + role.upper(), role) for role in ("window", "coordinator", "csw")}
+        who = {
+            role: factories.actor(s, role, "AG-" + role.upper(), role)
+            for role in ("window", "coordinator", "csw")
+        }
         factories.deploy(engine, s, referral_files())
     return who
 
@@ -123,9 +126,15 @@ def _snapshot(db_engine) -> dict[str, list[tuple]]:
 
 
 FAULT_POINTS = [
-    ("engine.runtime", "load"), ("engine.runtime", "ready_task"), ("engine.runtime", "run_task"),
-    ("engine.runtime", "check_depth"), ("engine.case_updates", "apply"), ("engine.projection", "sync"),
-    ("engine.runtime", "save"), ("engine.cases", "store_form_record"), ("engine.hooks", "after_submission"),
+    ("engine.runtime", "load"),
+    ("engine.runtime", "ready_task"),
+    ("engine.runtime", "run_task"),
+    ("engine.runtime", "check_depth"),
+    ("engine.case_updates", "apply"),
+    ("engine.projection", "sync"),
+    ("engine.runtime", "save"),
+    ("engine.cases", "store_form_record"),
+    ("engine.hooks", "after_submission"),
     ("engine.audit", "record"),
 ]
 
@@ -135,9 +144,11 @@ class InjectedFault(Exception):
 
 
 @pytest.mark.parametrize("module,name", FAULT_POINTS)
-def test_fault_at_each_point_of_completion_leaves_database_unchanged(module, name, people, engine, db, write,
-                                                                    monkeypatch):
+def test_fault_at_each_point_of_completion_leaves_database_unchanged(
+    module, name, people, engine, db, write, monkeypatch
+):
     import importlib
+
     with write() as s:
         task_id = factories.start(engine, s, people["window"]).open_tasks[0].id
     before = _snapshot(db.engine)
@@ -162,6 +173,7 @@ def test_fault_at_each_point_of_completion_leaves_database_unchanged(module, nam
 
 def test_fault_before_commit_leaves_database_unchanged(people, engine, db, session_factory):
     from engine.db import begin_write
+
     with session_factory() as s:
         begin_write(s)
         task_id = factories.start(engine, s, people["window"]).open_tasks[0].id

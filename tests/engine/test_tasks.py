@@ -67,7 +67,10 @@ def test_invalid_submission_names_the_field_and_changes_nothing(world, engine, w
     task_id = started.open_tasks[0].id
     with pytest.raises(Invalid) as info, write() as s:
         tasks.complete(engine, s, people["win"], task_id, {"action": "maybe", "surprise": 1})
-    assert info.value.errors == {"action": ["選択肢から選んでください。"], "surprise": ["この項目は受け付けられません。"]}
+    assert info.value.errors == {
+        "action": ["選択肢から選んでください。"],
+        "surprise": ["この項目は受け付けられません。"],
+    }
     with read() as s:
         assert s.get(HumanTask, task_id).status == "open"
 

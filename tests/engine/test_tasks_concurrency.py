@@ -70,10 +70,18 @@ def test_fifty_threads_one_success_per_round(setup, engine, write, read):
         assert len(conflicts) == THREADS - 1
         assert all(c.reason == "completed" and c.by == "テスト win" and c.at is not None for c in conflicts)
         with read() as s:
-            events = s.scalar(select(func.count()).select_from(AuditEvent)
-                              .where(AuditEvent.action == "task.complete", AuditEvent.task_id == task_id))
-            records = s.scalar(select(func.count()).select_from(FormRecord).where(FormRecord.human_task_id == task_id))
-            case_tasks = s.execute(select(HumanTask.element_id, HumanTask.status)
-                                   .where(HumanTask.case_id == started.case_id).order_by(HumanTask.id)).all()
+            events = s.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "task.complete", AuditEvent.task_id == task_id)
+            )
+            records = s.scalar(
+                select(func.count()).select_from(FormRecord).where(FormRecord.human_task_id == task_id)
+            )
+            case_tasks = s.execute(
+                select(HumanTask.element_id, HumanTask.status)
+                .where(HumanTask.case_id == started.case_id)
+                .order_by(HumanTask.id)
+            ).all()
         assert events == 1 and records == 1
         assert case_tasks == [("window_response", "completed"), ("consent_check", "open")]

@@ -46,7 +46,7 @@ class TestDatabase:
             self.name = "tsunagu_test.db"
             self.url = f"sqlite:///{tmp_dir / self.name}"
         self.engine: Engine = make_engine(self.url)
-        upgrade(self.engine, "heads")
+        upgrade(self.engine)
         if self.backend == "sqlite":
             self.engine.dispose()
             self._template = tmp_dir / "template.db"

@@ -21,15 +21,26 @@ roles:
   coordinator: {agency: any}
   csw: {agency: any}
 """
-STEPS = [("consent_check", "同意確認", "窓口"), ("acceptance", "受理判断", "担当部署"),
-         ("first_contact", "初回接触", "CSW"), ("assessment", "アセスメント", "CSW"), ("plan", "プラン作成", "CSW")]
-AFTER = [("explanation", "本人説明", "CSW"), ("monitoring", "モニタリング", "CSW"), ("evaluation", "評価", "CSW")]
+STEPS = [
+    ("consent_check", "同意確認", "窓口"),
+    ("acceptance", "受理判断", "担当部署"),
+    ("first_contact", "初回接触", "CSW"),
+    ("assessment", "アセスメント", "CSW"),
+    ("plan", "プラン作成", "CSW"),
+]
+AFTER = [
+    ("explanation", "本人説明", "CSW"),
+    ("monitoring", "モニタリング", "CSW"),
+    ("evaluation", "評価", "CSW"),
+]
 
 
 def referral_builder(due: str = "3BD", version_note: str = "", extra_step: bool = False) -> ProcessBuilder:
     b = ProcessBuilder("referral_test", "つなぎテスト" + version_note)
     b.start("start", "相談受付", form="intake")
-    b.user("window_response", "窓口での対応", form="window_response", due=due, assignee="starter", stage="intake")
+    b.user(
+        "window_response", "窓口での対応", form="window_response", due=due, assignee="starter", stage="intake"
+    )
     b.xor("g1", "窓口で完結？", default="to_consent")
     b.end("end_resolved", "窓口対応で完結")
     lanes = {"窓口": ["start", "window_response", "g1", "end_resolved"], "担当部署": [], "CSW": []}
@@ -68,5 +79,7 @@ def referral_builder(due: str = "3BD", version_note: str = "", extra_step: bool 
 
 
 def referral_files(due: str = "3BD", version_note: str = "", extra_step: bool = False) -> dict[str, bytes]:
-    return {"referral_test.bpmn": referral_builder(due, version_note, extra_step).xml().encode("utf-8"),
-            "roles.yaml": ROLES.encode("utf-8")}
+    return {
+        "referral_test.bpmn": referral_builder(due, version_note, extra_step).xml().encode("utf-8"),
+        "roles.yaml": ROLES.encode("utf-8"),
+    }

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import jsonify
 from sqlalchemy import text
 
 from .. import request_db
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+from . import bp
+from .schemas import HealthSchema
+from .spec import doc
 
 
 @bp.get("/health")
+@doc("Health check (no login)", responses={200: HealthSchema}, public=True)
 def health():  # type: ignore[no-untyped-def]
     request_db.session().execute(text("SELECT 1"))
-    return jsonify(status="ok")
+    return jsonify(HealthSchema().dump({"status": "ok"}))

@@ -1,0 +1,210 @@
+"""Serialization: the spec stored once, instance-only state that round-trips, and a frozen v1 fixture.
+
+``tests/fixtures/state_v1.json`` was written by :func:`make_fixture` with serializer
+``tsunagu-1/spiff-1.5`` and must never be regenerated: it stands for the states already stored in
+``cases.state``. If :data:`SERIALIZER_VERSION` changes, add a migration for stored states and a new
+frozen fixture next to this one (``python -m tests.engine.test_bpmn_serializer state_v2.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine import clock
+from engine.bpmn.script_engine import SafeScriptEngine
+from engine.bpmn.serializer import (
+    SERIALIZER_VERSION,
+    spec_from_json,
+    spec_to_json,
+    state_from_json,
+    state_to_json,
+)
+from engine.bpmn.timers import next_deadline
+from engine.businessdays import BusinessCalendar
+from tests.support.bpmn_builder import ProcessBuilder
+from tests.support.validation import check
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "state_v1.json"
+ENGINE = SafeScriptEngine(BusinessCalendar(("12-29..01-03",)))
+START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    frozen = clock.FrozenClock(START)
+    previous = clock.use(frozen)
+    yield frozen
+    clock.use(previous)
+
+
+def fixture_files() -> dict[str, bytes]:
+    """main: start → 受付 (3BD timer) → 判断 → [call 訪問] → 終了; sub: 訪問記録."""
+    main = ProcessBuilder("main", "保存テスト")
+    main.lane("窓口", "start", "intake", "late", "late_task", "late_end", "decide", "g", "visit", "end")
+    main.start("start", form="intake")
+    main.user("intake", "受付", due="3BD")
+    main.timer_boundary("late", "intake", "3BD", interrupting=False)
+    main.user("late_task", "期限超過の確認")
+    main.end("late_end")
+    main.user("decide", "判断", form="decision")
+    main.xor("g", "訪問？", default="no_visit")
+    main.call("visit", "sub", "訪問")
+    main.end("end")
+    main.flow("start", "intake")
+    main.flow("intake", "decide")
+    main.flow("late", "late_task")
+    main.flow("late_task", "late_end")
+    main.flow("decide", "g")
+    main.flow("g", "visit", "decision.result == 'revise'")
+    main.flow("g", "end", flow_id="no_visit")
+    main.flow("visit", "end")
+    sub = ProcessBuilder("sub", "訪問")
+    sub.lane("CSW", "s", "record", "e")
+    sub.start("s")
+    sub.user("record", "訪問記録")
+    sub.end("e")
+    sub.flow("s", "record")
+    sub.flow("record", "e")
+    roles = "lanes:\n  窓口: window\n  CSW: csw\n"
+    return {"main.bpmn": main.xml().encode(), "sub.bpmn": sub.xml().encode(), "roles.yaml": roles.encode()}
+
+
+def parsed(files: dict[str, bytes] | None = None):  # noqa: ANN201
+    bundle = check(files or fixture_files(), roles=None)
+    assert bundle.ok, bundle.problems
+    return bundle.processes["main"]
+
+
+def ready(wf: BpmnWorkflow) -> list:
+    return wf.get_tasks(state=TaskState.READY, manual=True)
+
+
+def complete(wf: BpmnWorkflow, element_id: str, data: dict | None = None) -> None:
+    [task] = [t for t in ready(wf) if t.task_spec.bpmn_id == element_id]
+    task.data.update(data or {})
+    task.run()
+    wf.do_engine_steps()
+
+
+def started_case() -> BpmnWorkflow:
+    p = parsed()
+    wf = BpmnWorkflow(p.spec, p.subprocess_specs, script_engine=ENGINE)
+    wf.get_tasks(state=TaskState.READY)[0].data["intake"] = {"subject_name": "試験 太郎", "urgency": "low"}
+    wf.do_engine_steps()
+    return wf
+
+
+def restore(text: str, spec, subs) -> BpmnWorkflow:  # noqa: ANN001
+    wf = state_from_json(text, spec, subs)
+    wf.script_engine = ENGINE
+    return wf
+
+
+def run_to_end(wf: BpmnWorkflow, frozen) -> list[str]:  # noqa: ANN001
+    """Complete intake, let the timer fire, decide 'revise', record the visit; returns the steps done."""
+    done = []
+    frozen.advance(days=10)
+    wf.refresh_timers()
+    wf.do_engine_steps()
+    wf.refresh_timers()
+    wf.do_engine_steps()
+    steps = (("intake", {"note": {"note": "初回"}}), ("late_task", {}),
+             ("decide", {"decision": {"result": "revise"}}), ("record", {"note": {"note": "訪問"}}))
+    for element, data in steps:
+        complete(wf, element, data)
+        done.append(element)
+    assert wf.is_completed()
+    return done
+
+
+def test_spec_json_round_trips_and_is_stored_without_ascii_escapes():
+    p = parsed()
+    text = spec_to_json(p.spec, p.subprocess_specs)
+    assert "保存テスト" in text and "\\u" not in text and json.loads(text)["format"] == SERIALIZER_VERSION
+    spec, subs = spec_from_json(text)
+    assert spec.name == "main" and set(subs) == {"sub"}
+
+
+def test_state_holds_the_instance_only():
+    wf = started_case()
+    text = state_to_json(wf)
+    state = json.loads(text)
+    assert "spec" not in state and "subprocess_specs" not in state
+    assert "試験 太郎" in text and "\\u" not in text
+    assert len(text) < 10_000
+
+
+def test_state_round_trips_and_ends_like_an_uninterrupted_run(frozen):
+    p = parsed()
+    uninterrupted = started_case()
+    restored = restore(state_to_json(started_case()), p.spec, p.subprocess_specs)
+    assert [t.task_spec.bpmn_id for t in ready(restored)] == ["intake"]
+    assert run_to_end(restored, frozen) == ["intake", "late_task", "decide", "record"]
+    frozen.set(START)
+    run_to_end(uninterrupted, frozen)
+    assert restored.data == uninterrupted.data
+    assert restored.last_task.data == uninterrupted.last_task.data
+
+
+def test_restore_between_every_step_changes_nothing(frozen):
+    p = parsed()
+    wf = started_case()
+    frozen.advance(days=10)
+    for element, data in (("intake", {}), ("decide", {"decision": {"result": "revise"}}), ("record", {})):
+        wf = restore(state_to_json(wf), p.spec, p.subprocess_specs)
+        wf.refresh_timers()
+        wf.do_engine_steps()
+        complete(wf, element, data)
+    wf = restore(state_to_json(wf), p.spec, p.subprocess_specs)
+    complete(wf, "late_task")
+    assert wf.is_completed()
+
+
+def make_fixture(path: Path = FIXTURE) -> None:
+    """Write the frozen fixture (run once per serializer version; never overwrite an existing one)."""
+    assert not path.exists(), f"{path} exists: frozen fixtures are never regenerated"
+    previous = clock.use(clock.FrozenClock(START))
+    try:
+        wf = started_case()
+        p = parsed()
+        path.write_text(json.dumps({
+            "serializer_version": SERIALIZER_VERSION,
+            "written_at": START.isoformat(),
+            "files": {name: content.decode() for name, content in fixture_files().items()},
+            "spec": spec_to_json(p.spec, p.subprocess_specs),
+            "state": state_to_json(wf),
+        }, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    finally:
+        clock.use(previous)
+
+
+def test_frozen_v1_state_still_loads_and_finishes(frozen):
+    fixture = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    assert fixture["serializer_version"] == SERIALIZER_VERSION, (
+        f"SERIALIZER_VERSION changed from {fixture['serializer_version']} to {SERIALIZER_VERSION}: stored "
+        "case states need a migration, and a new frozen fixture must be added (see this module's docstring)")
+    spec, subs = spec_from_json(fixture["spec"])
+    wf = restore(fixture["state"], spec, subs)
+    assert [t.task_spec.bpmn_id for t in ready(wf)] == ["intake"]
+    [timer] = [t for t in wf.get_tasks(state=TaskState.WAITING) if next_deadline(t)]
+    assert next_deadline(timer) == datetime(2026, 11, 27, 14, 59, 59, tzinfo=UTC)   # 3BD from 11-24 in Tokyo
+    assert wf.data == {} and ready(wf)[0].data["intake"]["subject_name"] == "試験 太郎"
+    assert run_to_end(wf, frozen) == ["intake", "late_task", "decide", "record"]
+
+
+def test_frozen_state_also_loads_against_a_freshly_parsed_spec(frozen):
+    fixture = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    p = parsed({name: text.encode() for name, text in fixture["files"].items()})
+    wf = restore(fixture["state"], p.spec, p.subprocess_specs)
+    assert run_to_end(wf, frozen)[-1] == "record"
+
+
+if __name__ == "__main__":
+    make_fixture(FIXTURE.parent / sys.argv[1] if len(sys.argv) > 1 else FIXTURE)
