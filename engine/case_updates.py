@@ -48,4 +48,9 @@ def _set(session: Session, case: Case, column: str, value: Any) -> None:
         if value in STATUSES:
             case.status = value
     elif value is not None:
-        setattr(case, column, str(value)[:100])
+        setattr(case, column, str(value)[: column_width(column)])
+
+
+def column_width(column: str) -> int:
+    """The width of a text column of ``cases`` (values are cut to it, never refused by the database)."""
+    return Case.__table__.c[column].type.length or 100

@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import audit, case_updates, clock, hooks, policy, projection, runtime
 from .actor import Actor
 from .core import Engine
-from .db import begin_write
+from .db import begin_write, is_postgresql
 from .definitions import latest_definition, load_spec, startable_definitions
 from .errors import Invalid, NotAllowed, NotFound
 from .formschema import validate_submission
 from .models import Agency, Case, CaseCounter, FormRecord, HumanTask, User
-from .users import lookups
+from .users import submission_lookups
 from .views import TaskView, task_view
 
 START_ROLES = ("window", "coordinator", "csw")
@@ -58,14 +60,16 @@ def fiscal_year(now: Any = None) -> int:
 
 
 def next_case_number(session: Session) -> str:
+    """The next number of this fiscal year, in one atomic upsert: the first two starts of a year at once
+    cannot both insert the year's counter (``INSERT … ON CONFLICT DO UPDATE … RETURNING``)."""
     year = fiscal_year()
-    counter = session.get(CaseCounter, year, with_for_update=True)
-    if counter is None:
-        counter = CaseCounter(year=year, last=0)
-        session.add(counter)
-    counter.last += 1
-    session.flush()
-    return f"{year}-{counter.last:05d}"
+    table = CaseCounter.__table__
+    insert = pg_insert if is_postgresql(session) else sqlite_insert
+    stmt = (insert(table).values(year=year, last=1)
+            .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
+            .returning(table.c.last))
+    last = session.execute(stmt).scalar_one()
+    return f"{year}-{last:05d}"
 
 
 def default_process_id(session: Session) -> str:
@@ -90,7 +94,7 @@ def start_case(
     form = engine.forms.get(loaded.start_form_key)
     cleaned: dict[str, Any] = {}
     if form is not None:
-        cleaned = validate_submission(form, data, lookups(session))
+        cleaned = validate_submission(form, data, submission_lookups(session))
     elif data:
         raise Invalid({"_form": ["この手続きは入力を受け付けません。"]})
     now = clock.now()
@@ -106,7 +110,7 @@ def start_case(
         status="active",
         intake_agency_id=actor.agency_id,
         started_by_id=actor.user_id,
-        state="",
+        state=b"",
         serializer_version="",
         created_at=now,
         updated_at=now,
@@ -160,8 +164,12 @@ def store_form_record(
     data: dict[str, Any],
     user_id: int | None,
     at: Any,
+    compartment: bool = False,
 ) -> int:
-    """Insert the full submission (the authoritative record of what was entered); return its id."""
+    """Insert the full submission (the authoritative record of what was entered); return its id.
+
+    ``compartment``: written inside the 支援会議 compartment (the case was confidential), so the record
+    stays readable only by the meeting's members and the coordinating office (policy.record_filter)."""
     return (
         session.connection()
         .execute(
@@ -175,6 +183,7 @@ def store_form_record(
                 "data": data,
                 "submitted_by_id": user_id,
                 "submitted_at": at,
+                "compartment": compartment,
             },
         )
         .scalar_one()
@@ -213,6 +222,7 @@ class FormRecordView:
     data: dict[str, Any]
     submitted_by: str | None
     submitted_at: Any
+    compartment: bool = False
 
 
 @dataclass
@@ -235,7 +245,8 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
     names = dict(session.execute(select(User.id, User.display_name)).tuples().all())
     records = [
         FormRecordView(
-            r.id, r.form_key, r.title, r.element_id, r.data, names.get(r.submitted_by_id), r.submitted_at
+            r.id, r.form_key, r.title, r.element_id, r.data, names.get(r.submitted_by_id), r.submitted_at,
+            r.compartment,
         )
         for r in session.scalars(
             select(FormRecord)

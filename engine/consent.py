@@ -247,6 +247,12 @@ def apply_withdrawal(engine: Any, session: Session, actor: Actor, case: Case, *,
     return WithdrawalResult(ids, lost, tasks, pulled, sent)
 
 
+def has_active_consent(session: Session, case_id: int) -> bool:
+    """Whether the case has a consent sharing data right now (the case page offers 同意撤回); no audit
+    event: call it only for a case the caller has already read."""
+    return _has_active_consent(session, case_id, clock.now())
+
+
 def _has_active_consent(session: Session, case_id: int, now: datetime) -> bool:
     stmt = select(func.count()).select_from(Consent).join(Case, Case.id == Consent.case_id) \
         .where(Case.id == case_id, policy.active_consent(now))

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import cases, clock, events, tasks, users
+from . import case_notes, cases, clock, events, tasks, users
 from .actor import Actor
 from .core import Engine
 from .models import Agency, Case, HumanTask, User
@@ -189,6 +189,9 @@ CASES: list[tuple[str, str, str, int, dict[str, Any], list[Step]]] = [
         {},
         [
             *SUPPORT,
+            ("note", "csw1", {"kind": "visit", "counterpart": "person", "place": "自宅",
+                              "content": "自宅を訪問。食事は取れている。次回は通院に同行する（架空の記録）",
+                              "minutes": 45, "next_action": "通院同行の調整"}),
             ("wait", 31, {}),
             ("do", "monitoring", {}),
             ("wait", 31, {}),
@@ -288,6 +291,12 @@ class _Player:
         )
         self.frozen.advance(STEP_TIME)
 
+    def note(self, username: str, data: dict[str, Any]) -> None:
+        """A 支援経過記録 (F8) written by ``username`` now."""
+        note = {"noted_at": _at(), "basis": "consent", **data}
+        case_notes.add_note(self.engine, self.session, self.actor(username), self.case_id, note)
+        self.frozen.advance(STEP_TIME)
+
     def wait(self, days: int) -> None:
         self.frozen.advance(days=days)
         events.fire_due_timers(self.engine, self.session, self.case_id)
@@ -312,6 +321,8 @@ def load(engine: Engine, session: Session) -> int:
             for kind, what, overrides in steps:
                 if kind == "wait":
                     player.wait(what)
+                elif kind == "note":
+                    player.note(what, overrides)
                 else:
                     player.do(what, overrides)
     finally:

@@ -9,7 +9,7 @@ Errors are flattened to dotted field paths, e.g. ``{"household.0.name": ["必須
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -50,6 +50,9 @@ class Lookups:
 
     agencies: dict[str, str] = field(default_factory=dict)
     users: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    # Optional: told every agency code and username a submission names before they are checked, so
+    # that lookups filled on demand can fetch them in one query each (engine.users.submission_lookups).
+    prefetch: Callable[[set[str], set[str]], None] | None = None
 
 
 def _no_nul(value: Any) -> bool:
@@ -162,15 +165,17 @@ def _schema_for(fields_: tuple[FieldDef, ...], name: str) -> type[Schema]:
     return type(f"{name}Schema", (_FormSchema,), declared)
 
 
-_SCHEMAS: dict[tuple[str, int], type[Schema]] = {}
+# Keyed by the form's identity; the entry keeps the form itself so that its id() cannot be reused by
+# another definition of the same key (ids of freed objects are recycled).
+_SCHEMAS: dict[tuple[str, int], tuple[FormDef, type[Schema]]] = {}
 
 
 def schema_for(form: FormDef) -> Schema:
     key = (form.key, id(form))
-    cls = _SCHEMAS.get(key)
-    if cls is None:
-        cls = _SCHEMAS[key] = _schema_for(form.fields, form.key)
-    return cls()
+    entry = _SCHEMAS.get(key)
+    if entry is None or entry[0] is not form:
+        entry = _SCHEMAS[key] = (form, _schema_for(form.fields, form.key))
+    return entry[1]()
 
 
 def _plain(value: Any) -> Any:
@@ -220,6 +225,20 @@ def _check_references(f: FieldDef, value: Any, lookups: Lookups, path: str,
                 errors.setdefault(path, []).append(MESSAGES["user"])
 
 
+def _references(fields_: tuple[FieldDef, ...], data: dict[str, Any], agencies: set[str],
+                users: set[str]) -> None:
+    """Collect the agency codes and usernames a (cleaned) submission names, table rows included."""
+    for f in fields_:
+        value = data.get(f.name)
+        if f.type in ("agency", "user"):
+            target = agencies if f.type == "agency" else users
+            target.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str))
+        elif f.type == "table" and isinstance(value, list):
+            for row in value:
+                if isinstance(row, dict):
+                    _references(f.columns, row, agencies, users)
+
+
 def _rules(fields_: tuple[FieldDef, ...], data: dict[str, Any], lookups: Lookups, prefix: str,
            errors: dict[str, list[str]]) -> None:
     for f in fields_:
@@ -262,6 +281,11 @@ def validate_submission(form: FormDef, data: Any, lookups: Lookups | None = None
     cleaned = _plain(loaded)
     errors: dict[str, list[str]] = {}
     if not partial:
+        if lookups is not None and lookups.prefetch is not None:
+            agencies: set[str] = set()
+            users: set[str] = set()
+            _references(form.fields, cleaned, agencies, users)
+            lookups.prefetch(agencies, users)
         _rules(form.fields, cleaned, lookups or Lookups(), "", errors)
     if errors:
         raise Invalid(errors)

@@ -96,10 +96,11 @@ def list_tasks(engine: Engine, session: Session, actor: Actor, view: View = "min
     tasks = [r[0] for r in results]
     names = _names(session, {t.assignee_id for t in tasks} | {t.completed_by_id for t in tasks})
     agencies = _agencies(session, {t.agency_id for t in tasks})
-    rows = [task_view(t, number, names, agencies, subject_name=(MASK if confidential and not
-                                                               actor.has_role("coordinator") else subject),
-                      stage=stage)
-            for t, number, subject, confidential, stage in results]
+    secret = {t.case_id for t, _, _, confidential, _ in results if confidential}
+    shown = policy.names_shown(session, actor, secret) if secret else set()
+    rows = [task_view(t, number, names, agencies, stage=stage,
+                      subject_name=MASK if t.case_id in secret and t.case_id not in shown else subject)
+            for t, number, subject, _, stage in results]
     audit.record(session, actor, "task.list", "task_list", view,
                  detail={"rows": len(rows), "cases": sorted({t.case_id for t in tasks})})
     return Page(rows=rows, total=total, page=page, per_page=per_page)

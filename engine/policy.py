@@ -13,7 +13,7 @@ counts from the next query on. docs/access.md has the rules in plain words.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -45,8 +45,13 @@ Predicate = Callable[[Actor, datetime], ColumnElement[bool]]
 
 
 def active_consent(now: datetime) -> ColumnElement[bool]:
-    """Consent rows (of the case in the enclosing query) that share data right now."""
-    return and_(Consent.case_id == Case.id, Consent.status == "active", Consent.valid_from <= now,
+    """Consent rows (of the case in the enclosing query) that share data right now.
+
+    ``now`` is the current minute (filters are kept per minute): a consent that starts during this
+    minute — one recorded just now — already counts, and one that ends during it still counts until the
+    minute is over. Withdrawal is a status change and takes effect on the next request."""
+    return and_(Consent.case_id == Case.id, Consent.status == "active",
+                Consent.valid_from < now + timedelta(minutes=1),
                 or_(Consent.valid_until.is_(None), Consent.valid_until > now))
 
 
@@ -295,17 +300,27 @@ def may_see_name(actor: Actor, case: Case) -> bool:
     return bool(have & matrix().compartment_grants)
 
 
+def names_shown(session: Session, actor: Actor, confidential_case_ids: set[int]) -> set[int]:
+    """Of these 支援会議 (confidential) cases, those whose person's name ``actor`` may see — the same
+    rule as :func:`may_see_name`, for a list of rows."""
+    grants = matrix().compartment_grants
+    return {case_id for case_id in confidential_case_ids
+            if relationships(session, actor, case_id)[0] & grants}
+
+
 def record_filter(session: Session, actor: Actor, case: Case) -> ColumnElement[bool]:
     """SQL condition on ``FormRecord`` for the records of ``case`` the actor may read.
 
-    支援会議 records (compartment forms) need the compartment; an agency that sees the case only as a
-    consent recipient reads only the information categories its consents cover.
+    支援会議 records (compartment forms, and records written inside the compartment such as case notes)
+    need the compartment; an agency that sees the case only as a consent recipient reads only the
+    information categories its consents cover.
     """
     m = matrix()
     have, _ = relationships(session, actor, case.id)
     clause: ColumnElement[bool] = FormRecord.case_id == case.id
     if not have & (m.compartment_grants | {SYSTEM}):
-        clause = and_(clause, FormRecord.form_key.not_in(sorted(m.compartment_forms)))
+        clause = and_(clause, FormRecord.form_key.not_in(sorted(m.compartment_forms)),
+                      FormRecord.compartment.is_(False))
     full = have - {"consent_recipient"}
     if not m.allows(actor.roles, "record.read", full, confidential=bool(case.confidential)):
         from .consent import categories_for, readable_forms

@@ -18,7 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import clock, runtime
 from .bpmn.timers import next_deadline
 from .core import Engine
 from .durations import NotationError, deadline, is_literal
@@ -159,9 +159,13 @@ def _new_task(
     )
 
 
-def next_timer(live: LiveCase) -> datetime | None:
+STAGE_WIDTH = Case.__table__.c.stage.type.length or 40
+
+
+def next_timer(live: LiveCase, waiting: list[Any] | None = None) -> datetime | None:
+    """The soonest deadline of the case's waiting timer events (``waiting``: its WAITING tasks, if known)."""
     soonest = None
-    for task in live.workflow.get_tasks(state=TaskState.WAITING):
+    for task in live.workflow.get_tasks(state=TaskState.WAITING) if waiting is None else waiting:
         if isinstance(task.task_spec, CatchingEvent):
             when = next_deadline(task)
             if when is not None and (soonest is None or when < soonest):
@@ -174,7 +178,13 @@ def sync(
 ) -> list[HumanTask]:
     """Bring ``human_tasks`` and the case's projected columns in line with the workflow; return open tasks."""
     now = clock.now()
-    ready = {str(t.id): t for t in live.workflow.get_tasks(state=TaskState.READY, manual=True)}
+    ready: dict[str, Any] = {}
+    waiting: list[Any] = []
+    for t in runtime.frontier(live):  # the walk advance() already made
+        if t.state == TaskState.WAITING:
+            waiting.append(t)
+        elif t.task_spec.manual:
+            ready[str(t.id)] = t
     open_rows: list[HumanTask] = []
     # No autoflush: everything this sync changes is written by the caller's single flush (runtime.save).
     # Rows already changed in this transaction (the task just completed) keep their in-memory status.
@@ -199,8 +209,8 @@ def sync(
     ]
     stage = next((s for s in reversed(stages) if s), None)
     if stage:
-        case.stage = stage
-    case.next_timer_at = next_timer(live)
+        case.stage = stage[:STAGE_WIDTH]
+    case.next_timer_at = next_timer(live, waiting)
     case.updated_at = now
     if live.workflow.is_completed():
         case.status = "completed"

@@ -23,7 +23,7 @@ from .db import begin_write
 from .errors import Conflict, Invalid, NotAllowed, NotFound
 from .formschema import validate_submission
 from .models import Case, HumanTask, TaskDraft, User
-from .users import lookups
+from .users import submission_lookups
 from .views import TaskView
 
 _TASK_BY_ID = (
@@ -51,8 +51,7 @@ def _display_name(session: Session, user_id: int | None) -> str | None:
 def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTask, Case]:
     """Lock the task's case, re-read the task, and hide what the actor may not see (NotFound)."""
     begin_write(session)
-    owner = select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery()
-    case = runtime.lock_visible_case(session, Case.id == owner, policy.case_filter(actor))
+    case = runtime.lock_visible_task_case(session, task_id, policy.case_filter(actor))
     if case is None:
         raise NotFound(f"task {task_id} not found")
     task = session.scalar(_TASK_BY_ID, {"task_id": task_id})
@@ -178,7 +177,7 @@ def complete(
     _ensure_may_work(session, actor, task)
     form = engine.forms.get(task.form_key)
     cleaned = (
-        validate_submission(form, data, lookups(session) if _needs_lookups(form) else None)
+        validate_submission(form, data, submission_lookups(session) if _needs_lookups(form) else None)
         if form is not None
         else {}
     )
@@ -199,7 +198,8 @@ def complete(
     runtime.save(engine, session, live)
     if form is not None:
         record_id = store_form_record(
-            session, case.id, task.id, form.key, task.element_id, task.title, cleaned, actor.user_id, now
+            session, case.id, task.id, form.key, task.element_id, task.title, cleaned, actor.user_id, now,
+            compartment=case.confidential,
         )
         hooks.after_submission(
             hooks.Submission(engine, session, actor, case, task, form.key, cleaned, record_id)

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -161,9 +162,90 @@ def list_users(session: Session) -> list[UserInfo]:
     return [info(u) for u in session.scalars(select(User).order_by(User.username))]
 
 
+class _OnDemand(dict):  # type: ignore[type-arg]
+    """A mapping filled one key at a time from the database, as validation asks for it."""
+
+    def __init__(self, fetch: Any) -> None:
+        super().__init__()
+        self._fetch = fetch
+        self._absent: set[Any] = set()
+
+    def fill(self, keys: set[str], fetch_many: Any) -> None:
+        """Fetch every key not known yet in one query (``fetch_many`` → {key: value})."""
+        wanted = {k for k in keys if k not in self._absent and not dict.__contains__(self, k)}
+        if not wanted:
+            return
+        found = fetch_many(wanted)
+        dict.update(self, found)
+        self._absent.update(wanted - set(found))
+
+    def _load(self, key: Any) -> None:
+        if key in self._absent or dict.__contains__(self, key):
+            return
+        value = self._fetch(key)
+        if value is None:
+            self._absent.add(key)
+        else:
+            dict.__setitem__(self, key, value)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        self._load(key)
+        return dict.__contains__(self, key)
+
+    def __getitem__(self, key: Any) -> Any:
+        self._load(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if not isinstance(key, str):
+            return default
+        self._load(key)
+        return dict.get(self, key, default)
+
+
+def submission_lookups(session: Session) -> Lookups:
+    """Lookups for validating one submission: each agency or user it names is looked up by its unique
+    key when validation asks (a form names a few; loading every agency and user cost more)."""
+    def agencies_named(codes: set[str]) -> dict[str, str]:
+        return dict(session.execute(select(Agency.code, Agency.name)
+                                    .where(Agency.code.in_(sorted(codes)), Agency.active.is_(True))).all())
+
+    def users_named(usernames: set[str]) -> dict[str, tuple[str, frozenset[str]]]:
+        names: dict[str, str] = {}
+        roles: dict[str, set[str]] = {}
+        for username, display_name, role in session.execute(
+                select(User.username, User.display_name, UserRole.role)
+                .outerjoin(UserRole, UserRole.user_id == User.id)
+                .where(User.username.in_(sorted(usernames)), User.active.is_(True))):
+            names[username] = display_name
+            bucket = roles.setdefault(username, set())
+            if role is not None:
+                bucket.add(role)
+        return {u: (names[u], frozenset(roles[u])) for u in names}
+
+    agencies = _OnDemand(lambda code: agencies_named({code}).get(code))
+    people = _OnDemand(lambda username: users_named({username}).get(username))
+
+    def prefetch(codes: set[str], usernames: set[str]) -> None:
+        agencies.fill(codes, agencies_named)
+        people.fill(usernames, users_named)
+
+    return Lookups(agencies=agencies, users=people, prefetch=prefetch)
+
+
 def lookups(session: Session) -> Lookups:
     """What agency and user form fields may name (active agencies and users)."""
-    agencies = {a.code: a.name for a in session.scalars(select(Agency).where(Agency.active.is_(True)))}
-    users = {u.username: (u.display_name, u.roles)
-             for u in session.scalars(select(User).where(User.active.is_(True)))}
-    return Lookups(agencies=agencies, users=users)
+    agencies = {code: name for code, name in
+                session.execute(select(Agency.code, Agency.name).where(Agency.active.is_(True)))}
+    names: dict[str, str] = {}
+    roles: dict[str, set[str]] = {}
+    rows = session.execute(select(User.username, User.display_name, UserRole.role)
+                           .outerjoin(UserRole, UserRole.user_id == User.id).where(User.active.is_(True)))
+    for username, display_name, role in rows:  # plain rows: no ORM identity map or relationship loads
+        names[username] = display_name
+        bucket = roles.setdefault(username, set())
+        if role is not None:
+            bucket.add(role)
+    return Lookups(agencies=agencies, users={u: (names[u], frozenset(roles[u])) for u in names})

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from engine import policy, tasks
+from engine import compartments, policy, tasks
 from engine.errors import EngineError, Invalid
 from engine.inbox import MASK
 from engine.users import lookups
@@ -48,6 +48,7 @@ def render_task(task_id: int, values: dict[str, Any] | None = None,
         "tasks/show.html", detail=detail, task=detail.task, case=detail.case, form=form, values=values,
         errors=errors, choices=choices, summary=forms.error_paths(errors, form) if form and errors else [],
         problem=problem, subject=subject_of(actor, detail.case), has_draft=detail.draft is not None,
+        marking=compartments.marking(session(), detail.case),
     ), status
 
 
@@ -57,7 +58,7 @@ def show(task_id: int):  # type: ignore[no-untyped-def]
     return render_task(task_id)
 
 
-def _attempt(call: Any) -> tuple[Any, EngineError | None]:
+def attempt(call: Any) -> tuple[Any, EngineError | None]:
     """Run an engine call in a savepoint; on a user-facing failure roll it back and return the error."""
     db = session()
     try:
@@ -83,12 +84,12 @@ def submit(task_id: int):  # type: ignore[no-untyped-def]
         forms.change_rows(form, posted)
         return render_task(task_id, values=posted.values)
     if posted.action == "draft":
-        _, error = _attempt(lambda: tasks.save_draft(engine, db, actor, task_id, posted.data))
+        _, error = attempt(lambda: tasks.save_draft(engine, db, actor, task_id, posted.data))
         if error is None:
             flash("一時保存しました。完了するまでケースは次へ進みません。", "success")
             return redirect(url_for("tasks.show", task_id=task_id))
     else:
-        result, error = _attempt(lambda: tasks.complete(engine, db, actor, task_id, posted.data))
+        result, error = attempt(lambda: tasks.complete(engine, db, actor, task_id, posted.data))
         if error is None:
             return _after_completion(actor, result)
     errors = error.errors if isinstance(error, Invalid) else {}
@@ -123,7 +124,7 @@ def _after_completion(actor: Any, result: Any):  # type: ignore[no-untyped-def]
 
 @bp.post("/<int:task_id>/claim")
 def claim(task_id: int):  # type: ignore[no-untyped-def]
-    _, error = _attempt(lambda: tasks.claim(session(), current_actor(), task_id))
+    _, error = attempt(lambda: tasks.claim(session(), current_actor(), task_id))
     if error is not None:
         return render_task(task_id, problem=message_for(error), status=status_for(error))
     flash("引き受けました。このタスクはあなたの担当です。", "success")
@@ -132,7 +133,7 @@ def claim(task_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/<int:task_id>/unclaim")
 def unclaim(task_id: int):  # type: ignore[no-untyped-def]
-    _, error = _attempt(lambda: tasks.unclaim(session(), current_actor(), task_id))
+    _, error = attempt(lambda: tasks.unclaim(session(), current_actor(), task_id))
     if error is not None:
         return render_task(task_id, problem=message_for(error), status=status_for(error))
     flash("引き受けを解除しました。タスクは引き受け待ちに戻りました。", "info")

@@ -36,6 +36,7 @@ class Node:
     edge: str = "bottom"
     offset: float = 0.5
     align: tuple[str, float] | None = None   # right-edge boundary: (lane, row) to align with
+    label: str = "below"  # events and gateways: name under the shape, or "right" (above its right side)
     box: tuple[float, float, float, float] = (0, 0, 0, 0)
 
     @property
@@ -162,6 +163,10 @@ class Diagram:
                 ([(midx, tcy)] if t.shape != "gateway" else []) + [end]
         if s.kind == "boundary":
             start = (scx, sy + sh) if s.edge == "bottom" else (scx, sy)
+            if flow.route in ("above", "below") and flow.channel is not None:
+                # back to an element before the host: out along a channel, into the target from above/below
+                end_y = ty if flow.channel < ty else ty + th
+                return [start, (scx, flow.channel), (tcx, flow.channel), (tcx, end_y)]
             if abs(start[0] - tcx) < 2:
                 return [start, (tcx, ty if s.edge == "bottom" else ty + th)]
             return [start, (scx, tcy), (tx if tx > scx else tx + tw, tcy)]
@@ -171,7 +176,7 @@ class Diagram:
                 else None
             if y is not None:
                 return [(sx + sw, y), (tx, y)]
-        backward = tx + tw / 2 <= scx and flow.route == "auto" or flow.route in ("below", "above")
+        backward = tx + tw / 2 < scx - 2 and flow.route == "auto" or flow.route in ("below", "above")
         if backward:
             if flow.route == "above":
                 yc = flow.channel if flow.channel is not None else min(sy, ty) - 25
@@ -231,7 +236,8 @@ class Diagram:
         label = ""
         if node.shape in ("event", "gateway") and node.name:
             lw = 110
-            label = f'<bpmndi:BPMNLabel><dc:Bounds x="{x + w / 2 - lw / 2:.0f}" y="{y + h + 4:.0f}" ' \
+            lx, ly = (x + w + 4, y - 22) if node.label == "right" else (x + w / 2 - lw / 2, y + h + 4)
+            label = f'<bpmndi:BPMNLabel><dc:Bounds x="{lx:.0f}" y="{ly:.0f}" ' \
                     f'width="{lw}" height="27" /></bpmndi:BPMNLabel>'
         return f'<bpmndi:BPMNShape id="{node.id}_di" bpmnElement="{node.id}"{extra}{marker}>' \
                f'<dc:Bounds x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{h:.0f}" />{label}' \

@@ -18,6 +18,7 @@ OUT = Path(__file__).resolve().parents[2] / "processes"
 CSW = "acceptance.csw"
 CONSENTED = "['written', 'verbal_recorded']"
 WINDOW_DONE = "['info_advice', 'other_agency', 'continue_window']"
+RECHECK_COLUMNS = 3.3  # width of 「初回接触（同意の再確認）」, added after the first bootstrap
 
 
 def user(d: Diagram, nid: str, name: str, lane: str, col: float, row: float, form: str, due: str,
@@ -50,7 +51,8 @@ def case_process() -> Diagram:
     d = Diagram("case_main", "多機関協働ケース（重層的支援）", lanes, rows,
                 "相談受付から終結までの一件のケース。支援会議・アウトリーチ・参加支援は別の手続きを呼び出す。")
     d.head += ['<bpmn:message id="msg_consent_withdrawn" name="consent_withdrawn" />',
-               '<bpmn:message id="msg_case_exit" name="case_exit" />']
+               '<bpmn:message id="msg_case_exit" name="case_exit" />',
+               '<bpmn:error id="err_raise_sm" name="支援会議へ提起" errorCode="raise_support_meeting" />']
     # top level ---------------------------------------------------------------------------------------
     ev(d, "start", "相談受付", "start", "窓口", 0, formKey="intake")
     d.add(Node("case_flow", "ケースの流れ", "sub", "窓口", 0))
@@ -144,14 +146,10 @@ def case_process() -> Diagram:
     d.flow("nc_close", "end_nc")
     # first contact ---------------------------------------------------------------------------------
     gw(d, "merge_consent", "初回接触へ", "CSW", 18, 0, parent=p)
-    user(d, "first_contact", "CSW 引き受け・初回接触（同意の再確認）", "CSW", 19, 0, "consent",
-         "'3BD' if intake.urgency == 'high' else '7BD'", stage="assessment", assignee=CSW, parent=p,
-         consent_status="consent.status",
-         status=f"'active' if consent.status in {CONSENTED} else 'waiting_consent'",
-         confidential=f"consent.status not in {CONSENTED}")
+    _consent_recheck(d, p)
     gw(d, "g4_consent", "G4 多機関での情報共有に同意したか", "CSW", 20, 0, parent=p, maxIterations="10")
-    d.flow("merge_consent", "first_contact")
-    d.flow("first_contact", "g4_consent")
+    d.flow("merge_consent", "consent_recheck")
+    d.flow("consent_recheck", "g4_consent")
     d.flow("g4_consent", "merge_nc", "同意なし", default=True, route="above",
            channel=d.lane_top["担当部署"] + 30)
     d.flow("g4_consent", "consent_support", "同意あり", f"consent.status in {CONSENTED}")
@@ -173,7 +171,49 @@ def case_process() -> Diagram:
     d.flow("g_withdraw", "end_withdrawn", "終了する", default=True)
     d.flow("consent_support", "end_support")
     _consent_support(d)
+    # 「初回接触（同意の再確認）」 was added after the first bootstrap: move everything after it to the right
+    for node in d.nodes.values():
+        if node.col >= 20 and node.parent != "consent_recheck":
+            node.col += RECHECK_COLUMNS
     return d
+
+
+def _consent_recheck(d: Diagram, p: str) -> None:
+    """初回接触 in a wrapper: 14 days without consent prompt the 担当部署 (domain.md §6).
+
+    The prompt hangs on a non-interrupting timer, so the CSW can still record the first contact. The
+    first contact ends the wrapper with a terminate end event, which withdraws an unanswered prompt;
+    「支援会議に提起する」 ends it with an error caught on the wrapper, which cancels the first contact.
+    """
+    w = "consent_recheck"
+    d.add(Node(w, "初回接触（同意の再確認）", "sub", "CSW", 0, parent=p))
+    ev(d, "rc_start", "開始", "start", "CSW", 19, parent=w)
+    user(d, "first_contact", "CSW 引き受け・初回接触（同意の再確認）", "CSW", 19.8, 0, "consent",
+         "'3BD' if intake.urgency == 'high' else '7BD'", stage="assessment", assignee=CSW, parent=w,
+         consent_status="consent.status",
+         status=f"'active' if consent.status in {CONSENTED} else 'waiting_consent'",
+         confidential=f"consent.status not in {CONSENTED}")
+    ev(d, "rc_end", "初回接触の完了", "end", "CSW", 20.8, 0, parent=w, extra=terminate("rc_end_def"))
+    d.add(Node("ev_no_consent", "同意未取得14日", "boundary", "CSW", 0, parent=w, host="first_contact",
+               edge="top", offset=0.3, attrs='cancelActivity="false"', label="right",
+               extra=timer("P14D", eid="ev_no_consent_def")))
+    # straight above the timer on the first contact (offset 0.3 of the task: column 19.8 - 0.2 × 100 / 150)
+    user(d, "sm_consider", "支援会議への提起を検討", "担当部署", 59 / 3, 1, "sm_consider", "3BD",
+         stage="waiting_consent", parent=w,
+         status="'waiting_consent' if sm_consider.decision == 'raise' else None")
+    gw(d, "g_consider", "支援会議に提起するか", "担当部署", 20.8, 1, parent=w)
+    ev(d, "rc_end_continue", "初回接触を続ける", "end", "担当部署", 22.4, 1, parent=w)
+    ev(d, "rc_end_raise", "支援会議へ提起", "end", "担当部署", 20.8, 0, parent=w,
+       extra=error("err_raise_sm", "rc_end_raise_def"))
+    d.add(Node("ev_raise_sm", "支援会議へ提起", "boundary", "担当部署", 0, parent=p, host=w, edge="top",
+               offset=0.9, extra=error("err_raise_sm", "ev_raise_sm_def")))
+    d.flow("rc_start", "first_contact")
+    d.flow("first_contact", "rc_end")
+    d.flow("ev_no_consent", "sm_consider")
+    d.flow("sm_consider", "g_consider")
+    d.flow("g_consider", "rc_end_raise", "提起する", "sm_consider.decision == 'raise'")
+    d.flow("g_consider", "rc_end_continue", "同意取得を継続", default=True)
+    d.flow("ev_raise_sm", "merge_nc", route="above", channel=d.lane_top["担当部署"] + 45)
 
 
 def _consent_support(d: Diagram) -> None:

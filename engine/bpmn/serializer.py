@@ -6,14 +6,22 @@ without it (:func:`state_to_json`); :func:`state_from_json` rebuilds the workflo
 spec of the version the case is pinned to. JSON is written with ``ensure_ascii=False`` and compact
 separators. ``SERIALIZER_VERSION`` is stored in ``cases.serializer_version``; a change to it needs a
 migration function and a frozen fixture test (tests/engine/test_bpmn_serializer.py).
+
+In the database a case's state is that JSON compressed with zlib (:func:`encode_state`,
+:func:`decode_state`; ``cases.state`` is binary). A finished case of the pathway is about 35 KB of
+JSON — mostly task ids and states, which compress about sixfold — and about 6 KB stored.
+:func:`state_text` gives the JSON back for tools and tests. Uncompressed JSON (a state written before
+migration 0006) is still read: JSON starts with ``{``, a zlib stream never does.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 from uuid import UUID
 
+import orjson
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
@@ -30,26 +38,35 @@ from SpiffWorkflow.util.task import TaskState
 from .timers import CycleTimerEventDefinition, DeadlineTimerEventDefinition
 
 SERIALIZER_VERSION = f"tsunagu-1/spiff-{SPIFF_FORMAT}"
+_NOT_YET = TaskState.PREDICTED_MASK | TaskState.FUTURE  # MAYBE, LIKELY, FUTURE
 
 
 class MemoTaskConverter(TaskConverter):
-    """Task conversion that reuses the dict of a finished task while nothing about it has changed.
+    """Task conversion that reuses the dict of a task while nothing it is made of has changed.
 
     A completed or cancelled task keeps its data, parent and state; converting it again on every save
-    (and diffing its data against its parent's) is most of the cost of serializing a long case. The
-    memo is keyed on what can still change (state, last change, children) and stored on the task.
+    (and diffing its data against its parent's) is most of the cost of serializing a long case. A
+    predicted task without data (about half the tasks of a live case) changes only with its state,
+    links or its parent's data keys. The memo is keyed on what can still change and stored on the task.
     """
 
     def to_dict(self, task: Any) -> dict[str, Any]:
         if task.state & TaskState.FINISHED_MASK:
-            key = (task.state, task.last_state_change, tuple(task._children))
-            memo = getattr(task, "_tsunagu_memo", None)
-            if memo is not None and memo[0] == key:
-                return memo[1]
-            converted = super().to_dict(task)
-            task._tsunagu_memo = (key, converted)
-            return converted
-        return super().to_dict(task)
+            key: tuple[Any, ...] = (task.state, task.last_state_change, tuple(task._children))
+        elif task.state & _NOT_YET and not task.data and not task.internal_data:
+            # A predicted task (FUTURE, LIKELY, MAYBE) with no data yet: its dict also names its parent,
+            # its trigger flag and — as "deletions" of its delta — the keys of its parent's data.
+            parent = task.parent
+            key = (task.state, task.last_state_change, tuple(task._children), task._parent, task.triggered,
+                   tuple(parent.data) if parent is not None else None)
+        else:
+            return super().to_dict(task)
+        memo = getattr(task, "_tsunagu_memo", None)
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        converted = super().to_dict(task)
+        task._tsunagu_memo = (key, converted)
+        return converted
 
 
 class InstanceOnlyConverter(BpmnWorkflowConverter):
@@ -71,10 +88,10 @@ class InstanceOnlyConverter(BpmnWorkflowConverter):
         return workflow
 
 
-def _make_registry() -> Any:
+def _make_registry(memo: bool = True) -> Any:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = InstanceOnlyConverter
-    config[Task] = MemoTaskConverter
+    config[Task] = MemoTaskConverter if memo else TaskConverter
     config[DeadlineTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config[CycleTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     return BpmnWorkflowSerializer.configure(config)
@@ -102,9 +119,42 @@ def spec_from_json(text: str) -> tuple[Any, dict[str, Any]]:
     return spec, subs
 
 
+def _dump_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON; orjson (about 8× faster than json on case states), json for what orjson
+    refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return _dumps(value).encode("utf-8")
+
+
 def state_to_json(workflow: BpmnWorkflow) -> str:
-    return _dumps(REGISTRY.convert(workflow))
+    return _dump_bytes(REGISTRY.convert(workflow)).decode("utf-8")
 
 
-def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
-    return REGISTRY.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)
+def state_from_json(text: str | bytes, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    return REGISTRY.restore(orjson.loads(text), spec=spec, subprocess_specs=subprocess_specs)
+
+
+# zlib level 1: 0.05 ms for a 39 KB state against 0.21 ms at level 6, for 6.3 KB instead of 5.6 KB.
+COMPRESSION_LEVEL = 1
+
+
+def encode_state(workflow: BpmnWorkflow) -> bytes:
+    """The bytes stored in ``cases.state``: the state's JSON, zlib-compressed."""
+    return zlib.compress(_dump_bytes(REGISTRY.convert(workflow)), COMPRESSION_LEVEL)
+
+
+def state_text(stored: bytes | str) -> str:
+    """The JSON of a stored state (compressed, or plain JSON written before migration 0006)."""
+    if isinstance(stored, str):
+        return stored
+    raw = bytes(stored)
+    return (raw if raw[:1] == b"{" else zlib.decompress(raw)).decode("utf-8")
+
+
+def decode_state(stored: bytes | str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    if isinstance(stored, str):
+        return state_from_json(stored, spec, subprocess_specs)
+    raw = bytes(stored)
+    return state_from_json(raw if raw[:1] == b"{" else zlib.decompress(raw), spec, subprocess_specs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
@@ -39,8 +39,9 @@ class Case(Base):
     consent_status: Mapped[str] = mapped_column(String(30), default="unknown")
     confidential: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str] = mapped_column(String(100), default="")
-    # Loaded only when the live workflow is not cached (deferred): it is the biggest column.
-    state: Mapped[str] = mapped_column(Text, deferred=True)
+    # The workflow state, zlib-compressed JSON (engine.bpmn.serializer.encode_state). Loaded only when
+    # the live workflow is not cached (deferred): it is the biggest column.
+    state: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(default=1)
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -110,6 +111,9 @@ class FormRecord(Base):
     data: Mapped[dict]
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     submitted_at: Mapped[datetime]
+    # Written inside the 支援会議 compartment (a case note on a confidential case, or based on a 支援会議):
+    # only the compartment reads it (policy.record_filter), even after the case leaves the compartment.
+    compartment: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class CaseCounter(Base):

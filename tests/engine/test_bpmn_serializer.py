@@ -20,7 +20,9 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.serializer import (
+    REGISTRY,
     SERIALIZER_VERSION,
+    _make_registry,
     spec_from_json,
     spec_to_json,
     state_from_json,
@@ -164,6 +166,34 @@ def test_restore_between_every_step_changes_nothing(frozen):
         complete(wf, element, data)
     wf = restore(state_to_json(wf), p.spec, p.subprocess_specs)
     complete(wf, "late_task")
+    assert wf.is_completed()
+
+
+def test_the_memoized_conversion_equals_a_fresh_one_at_every_step(frozen):
+    """The memo (finished and not-yet-reached tasks) never serves a stale dict: at every step of a run
+    with a boundary timer, a call activity and data changes, the memoized conversion of the *same*
+    live workflow equals the plain library's conversion."""
+    plain = _make_registry(memo=False)
+    wf = started_case()
+
+    def same() -> None:
+        assert REGISTRY.convert(wf) == plain.convert(wf)
+
+    same()
+    same()  # second conversion: served from the memo
+    frozen.advance(days=10)
+    wf.refresh_timers()
+    wf.do_engine_steps()
+    same()
+    steps = (("intake", {"note": {"note": "初回"}}), ("late_task", {}),
+             ("decide", {"decision": {"result": "revise"}}), ("record", {"note": {"note": "訪問"}}))
+    for element, data in steps:
+        [task] = [t for t in ready(wf) if t.task_spec.bpmn_id == element]
+        task.data.update(data)  # the form's data lands on the READY task: its children's deltas change
+        same()
+        task.run()
+        wf.do_engine_steps()
+        same()
     assert wf.is_completed()
 
 

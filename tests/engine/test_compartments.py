@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import audit, cases, clock, compartments, hooks, inbox, policy
+from engine import audit, cases, clock, compartments, hooks, inbox, policy, tasks
 from engine.errors import Invalid, NotAllowed, NotFound
 from engine.models import AuditEvent, Case, FormRecord, HumanTask, MeetingMember
 from tests.support import factories
@@ -165,3 +165,17 @@ def test_convening_through_the_form_opens_the_compartment(engine, write, read):
         assert audit.verify(s).ok
         assert compartments.list_meetings(s, member)[0].kind == "support"
         assert compartments.list_meetings(s, win) == []
+
+
+def test_a_step_completed_inside_the_compartment_leaves_a_compartment_record(world, engine, write, read):
+    people, case_id, meeting_id = world
+    with write() as s:
+        compartments.add_member(s, people["coord"], meeting_id, "win")  # the window worker joins the meeting
+    with read() as s:
+        task_id = s.scalar(select(HumanTask.id)
+                           .where(HumanTask.case_id == case_id, HumanTask.status == "open"))
+    with write() as s:
+        tasks.complete(engine, s, people["win"], task_id, {"action": "refer"})
+    with read() as s:
+        record = s.scalar(select(FormRecord).where(FormRecord.human_task_id == task_id))
+        assert record.compartment  # stays with the compartment even after the case leaves it

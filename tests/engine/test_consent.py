@@ -163,6 +163,15 @@ def test_an_expired_consent_stops_sharing_by_itself(cengine, people, write, read
     assert sees(read, people["win"], case_id)
 
 
+def test_a_consent_recorded_just_now_shares_at_once(cengine, people, write, read, frozen_clock):
+    """Access filters are kept per minute; a consent starting at 10:00:30 counts at 10:00:31 already."""
+    frozen_clock.advance(timedelta(seconds=30))
+    case_id = run_to_work(cengine, write, people,
+                          plan={"lead_agency": "AG-JUSO", "actions": [{"agency": "AG-P3"}]})
+    frozen_clock.advance(timedelta(seconds=1))
+    assert sees(read, people["p2"], case_id)  # a recipient of the consent, in the same minute
+
+
 def test_a_refused_consent_shares_nothing(cengine, people, write, read):
     case_id = run_to_work(cengine, write, people, consent_data={"consent": "refused",
                                                                 "recipients": ["AG-P1"]},
@@ -239,3 +248,17 @@ def test_withdrawal_sends_the_process_its_message_and_records_one_event(cengine,
         tasks.complete(cengine, s, people["coord"], task_id, {"scope": "all"})
     with read() as s:
         assert s.scalar(select(Case.status).where(Case.id == case_id)) == "completed"
+
+
+def test_has_active_consent_follows_the_consent_and_its_withdrawal(cengine, people, write, read):
+    with write() as s:
+        case_id = factories.start(cengine, s, people["win"], process_id="consent_test").case_id
+    with read() as s:
+        assert not consent.has_active_consent(s, case_id)
+    case_id = run_to_work(cengine, write, people)
+    with read() as s:
+        assert consent.has_active_consent(s, case_id)
+    with write() as s:
+        consent.withdraw(cengine, s, people["win"], case_id)
+    with read() as s:
+        assert not consent.has_active_consent(s, case_id)

@@ -8,7 +8,7 @@ from engine import clock, demo
 from engine.actor import SYSTEM
 from engine.audit import verify
 from engine.definitions import deploy_directory
-from engine.models import Case, HumanTask, OutreachContact
+from engine.models import Case, FormRecord, HumanTask, OutreachContact
 from tests.processes.conftest import proc_engine, proc_settings  # noqa: F401
 
 PARKED = {
@@ -44,12 +44,16 @@ def test_demo_cases_are_parked_at_each_major_step(proc_engine, write, read):  # 
         outcomes = sorted(c.outcome for c in cases if c.status == "completed")
         no_consent = [c for c in cases if c.status == "waiting_consent"]
         contacts = s.scalar(select(func.count()).select_from(OutreachContact))
+        notes = s.scalar(
+            select(func.count()).select_from(FormRecord).where(FormRecord.form_key == "case_note")
+        )
         assert verify(s).ok
     assert created == len(cases) >= 15
     assert PARKED <= open_steps, PARKED - open_steps
     assert outcomes == ["窓口対応で完結", "終結"]
     assert len(no_consent) == 2 and all(c.confidential for c in no_consent)  # 支援会議 and outreach
     assert contacts == 2
+    assert notes == 1  # a 支援経過記録 (F8) on the case in monitoring
     assert clock.now() >= before and all(c.created_at <= clock.now() for c in cases)  # the real clock is back
     with write() as s:
         assert demo.load_demo_cases(proc_engine, s) == 0  # run again (make run): nothing added

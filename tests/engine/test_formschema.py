@@ -191,3 +191,16 @@ def test_flatten_errors_makes_dotted_paths():
     assert flatten_errors({"a": ["x"], "t": {0: {"b": ["y"]}}, "_schema": ["z"]}) == \
         {"a": ["x"], "t.0.b": ["y"], "_form": ["z"]}
     assert flatten_errors("plain") == {"_form": ["plain"]}
+
+
+def test_a_new_definition_of_the_same_key_gets_its_own_schema():
+    """Schemas are cached per definition object; a freed definition's recycled id() must not hand its
+    schema to the next definition of the same key (seen as a spurious 'unknown field' in a suite run)."""
+    for i in range(50):
+        name = f"field_{i}"
+        form, problems = parse_form(
+            f"key: recycled\ntitle: t\nfields:\n  - {{name: {name}, label: l, type: text}}\n", "recycled.yaml"
+        )
+        assert not problems and form is not None
+        assert validate_submission(form, {name: "x"}) == {name: "x"}
+        del form

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from engine import cases, clock, events, tasks
 from engine.actor import Actor
-from engine.bpmn.serializer import state_from_json
+from engine.bpmn.serializer import decode_state
 from engine.core import Engine
 from engine.definitions import spec_for_case
 from engine.models import Agency, Case, HumanTask, User
@@ -109,7 +109,7 @@ class Driver:
         with self.read() as s:
             case = s.get(Case, self.case_id)
             spec = spec_for_case(self.engine, s, case.process_definition_id)
-            return state_from_json(case.state, spec.spec, spec.subprocess_specs)
+            return decode_state(case.state, spec.spec, spec.subprocess_specs)
 
     def snapshot(self) -> dict[str, Any]:
         workflow = self.workflow()
@@ -151,7 +151,7 @@ class Driver:
 
     def state_bytes(self) -> int:
         with self.read() as s:
-            return len(s.get(Case, self.case_id).state.encode("utf-8"))
+            return len(s.get(Case, self.case_id).state)  # as stored (compressed)
 
     # -- coverage -------------------------------------------------------------------------------------
     def _after(self, step: str) -> None:

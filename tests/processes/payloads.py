@@ -107,6 +107,7 @@ def _forms() -> dict[str, dict[str, Any]]:
             "materials_collected": "collected",
         },
         "nc_close": {"result": "resolved", "note": "（架空）"},
+        "sm_consider": {"decision": "raise", "note": "（架空）訪問しても本人に会えない"},
         "outreach_register": {
             "found_via": "support_meeting",
             "found_on": today(),

@@ -1,10 +1,18 @@
 """Path tests of processes/case.bpmn (多機関協働ケース): every gateway branch, the whole-case
-interruptions and long-lived monitoring. Each scenario runs twice — restoring the case from the
-database at every step, then with the live-case cache — and both runs must end in the same state."""
+interruptions, the 14-day prompt when consent is not obtained, and long-lived monitoring. Each
+scenario runs twice — restoring the case from the database at every step, then with the live-case
+cache — and both runs must end in the same state."""
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
+from engine.actor import SYSTEM
 from engine.core import build_engine
+from engine.definitions import deploy_directory
+from tests.processes.conftest import ROOT
 from tests.processes.driver import Driver, run_twice
 from tests.processes.paths import NO_CONSENT, to_acceptance, to_first_contact, to_plan, to_support
 from tests.processes.payloads import LEAD, today
@@ -239,6 +247,115 @@ def test_no_consent_at_first_contact_goes_to_the_support_meeting(make_driver):
         snap = d.snapshot()
         assert (snap["status"], snap["outcome"]) == ("completed", "支援会議で終了")
 
+    run_twice(make_driver, scenario)
+
+
+def test_fourteen_days_without_consent_prompt_the_coordinator_to_raise_it(make_driver):
+    """domain.md §6: 同意未取得 for 14日 → 「支援会議への提起を検討」 for the 担当部署. 提起 cancels the first
+    contact and goes to the 支援会議; when that obtains consent, a new first contact starts a new 14 days."""
+
+    def scenario(d: Driver) -> None:
+        to_first_contact(d)
+        assert d.snapshot()["next_timer_at"] == "2026-12-08T01:00:00+00:00"  # P14D after it opened
+        d.fire(days=13)
+        assert d.open() == ["first_contact"]
+        d.fire(days=1)
+        assert d.open() == ["first_contact", "sm_consider"]  # non-interrupting: the CSW may still record it
+        prompt = d.task("sm_consider")
+        assert (prompt.role, prompt.assignee_id, prompt.form_key) == ("coordinator", None, "sm_consider")
+        snap = d.snapshot()
+        due = {e: at for e, _, at in snap["open"]}
+        assert due["sm_consider"].startswith("2026-12-11T14:59:59")  # 3 business days from Tue 12/8
+        assert (snap["status"], snap["stage"], snap["next_timer_at"]) == ("active", "waiting_consent", None)
+        d.complete("sm_consider", decision="raise")
+        snap = d.snapshot()
+        assert d.open() == ["sm_screening"]  # the first contact was cancelled with its wrapper
+        assert (snap["status"], snap["stage"]) == ("waiting_consent", "waiting_consent")
+        assert snap["next_timer_at"] is None
+        d.complete("sm_screening")
+        d.complete("sm_convene")
+        d.complete("sm_meeting", decision="consent_obtained")
+        assert d.open() == ["first_contact"]
+        assert d.snapshot()["next_timer_at"] == "2026-12-22T01:00:00+00:00"  # a new 14 days
+        d.complete("first_contact")
+        snap = d.snapshot()
+        assert d.open() == ["assessment"]
+        assert (snap["status"], snap["consent_status"], snap["confidential"]) == ("active", "written", False)
+        assert snap["next_timer_at"] is None
+
+    run_twice(make_driver, scenario)
+
+
+def test_consent_in_time_cancels_the_fourteen_day_prompt(make_driver):
+    def scenario(d: Driver) -> None:
+        to_first_contact(d)
+        d.fire(days=10)
+        d.complete("first_contact")
+        assert d.open() == ["assessment"]
+        assert d.snapshot()["next_timer_at"] is None  # the timer went with its task
+        d.fire(days=20)
+        assert d.open() == ["assessment"]
+        assert d.snapshot()["stage"] == "assessment"
+
+    run_twice(make_driver, scenario)
+
+
+def test_coordinator_keeps_seeking_consent_and_the_prompt_comes_once(make_driver):
+    def scenario(d: Driver) -> None:
+        to_first_contact(d)
+        d.fire(days=14)
+        d.complete("sm_consider", decision="continue", note="（架空）来週、家族同席で再度説明する")
+        snap = d.snapshot()
+        assert d.open() == ["first_contact"]
+        assert (snap["status"], snap["stage"], snap["next_timer_at"]) == ("active", "assessment", None)
+        d.fire(days=14)
+        assert d.open() == ["first_contact"]
+        d.complete("first_contact")
+        assert d.open() == ["assessment"]
+
+    run_twice(make_driver, scenario)
+
+
+@pytest.mark.parametrize(
+    ("consent", "next_step", "status"),
+    [({}, "assessment", "active"), (NO_CONSENT, "sm_screening", "waiting_consent")],
+    ids=["consent", "no_consent"],
+)
+def test_first_contact_recorded_while_the_prompt_is_open_withdraws_the_prompt(
+    make_driver, consent, next_step, status
+):
+    def scenario(d: Driver) -> None:
+        to_first_contact(d)
+        d.fire(days=15)
+        assert d.open() == ["first_contact", "sm_consider"]
+        d.complete("first_contact", **consent)
+        snap = d.snapshot()
+        assert d.open() == [next_step]  # the unanswered prompt is gone (terminate end of the wrapper)
+        assert (snap["status"], snap["next_timer_at"]) == (status, None)
+
+    run_twice(make_driver, scenario)
+
+
+def test_the_days_without_consent_are_set_in_the_diagram(make_driver, write, tmp_path):
+    """A designer changes the timer of 同意未取得 (P14D) in the diagram and deploys; no code changes."""
+    processes = tmp_path / "processes"
+    shutil.copytree(ROOT / "processes", processes)
+    case_bpmn = processes / "case.bpmn"
+    timer = "<bpmn:timeDuration>P14D</bpmn:timeDuration>"
+    text = case_bpmn.read_text(encoding="utf-8")
+    assert text.count(timer) == 1
+    case_bpmn.write_text(text.replace(timer, timer.replace("P14D", "10BD")), encoding="utf-8")
+
+    def scenario(d: Driver) -> None:
+        to_first_contact(d)
+        assert d.snapshot()["next_timer_at"] == "2026-12-08T14:59:59+00:00"  # end of the 10th business day
+        d.fire(days=14)
+        assert d.open() == ["first_contact"]  # P14D would have fired now
+        d.fire(hours=14)
+        assert d.open() == ["first_contact", "sm_consider"]
+
+    with write() as s:
+        assert deploy_directory(make_driver(False).engine, s, SYSTEM, processes).version == 2
     run_twice(make_driver, scenario)
 
 

@@ -48,7 +48,7 @@ def new_case(session: Session, definition_id: int, intake_agency_id: int, **colu
     now = clock.now()
     number = next(_n)
     case = Case(case_number=f"T-{number:05d}", process_definition_id=definition_id, status="active",
-                intake_agency_id=intake_agency_id, state="{}", serializer_version="test", created_at=now,
+                intake_agency_id=intake_agency_id, state=b"{}", serializer_version="test", created_at=now,
                 updated_at=now, subject_name=f"架空 相談者{number}", **columns)
     session.add(case)
     session.flush()

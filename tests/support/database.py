@@ -32,6 +32,8 @@ def _admin_url() -> str:
 class TestDatabase:
     """One migrated database for the test session; :meth:`reset` empties it between tests."""
 
+    __test__ = False  # not a test class, although its name starts with Test
+
     def __init__(self, tmp_dir: Path) -> None:
         self.backend = backend()
         self.tmp_dir = tmp_dir

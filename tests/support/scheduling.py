@@ -42,7 +42,7 @@ def bulk_tasks(
             "current_step": "窓口での対応",
             "stage": "intake",
             "intake_agency_id": agency_id,
-            "state": "",
+            "state": b"",
             "serializer_version": "",
             "created_at": now,
             "updated_at": now,

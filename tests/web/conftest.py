@@ -31,14 +31,9 @@ class World:
 
 
 def make_app(db: Any, secure: bool = False, **overrides: Any) -> Flask:
-    settings = load_settings(
-        {},
-        database_url=db.url,
-        forms_dir=str(FORMS_DIR),
-        secret_key="test-secret",
-        secure_cookies=secure,
-        **overrides,
-    )
+    values = {"database_url": db.url, "forms_dir": str(FORMS_DIR), "secret_key": "test-secret",
+              "secure_cookies": secure, **overrides}
+    settings = load_settings({}, **values)
     app = create_app(settings, db_engine=db.engine)
     # Strict audit: a data route that answers without exactly one audit event fails the test.
     app.config.update(TESTING=True, TSUNAGU_AUDIT_STRICT=True)

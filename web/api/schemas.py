@@ -113,6 +113,17 @@ class CaseSchema(Schema):
     history = fields.List(fields.Nested(HistorySchema), required=True)
 
 
+class NoteSchema(Schema):
+    """F8 支援経過記録: ``data`` holds the case_note form's fields (see GET /forms/case_note)."""
+
+    id = fields.Integer(required=True)
+    noted_at = UtcDateTime(allow_none=True, required=True)
+    data = fields.Dict(required=True)
+    recorded_by = fields.String(allow_none=True, required=True)
+    recorded_at = UtcDateTime(required=True)
+    compartment = fields.Boolean(required=True, metadata={"description": "支援会議の守秘義務対象"})
+
+
 class StartedSchema(Schema):
     id = fields.Integer(required=True)
     case_number = fields.String(required=True)
