@@ -38,6 +38,11 @@ def apply(
 
 
 def _set(session: Session, case: Case, column: str, value: Any) -> None:
+    with session.no_autoflush:  # the lookups below need no pending write; runtime.save flushes once
+        _assign(session, case, column, value)
+
+
+def _assign(session: Session, case: Case, column: str, value: Any) -> None:
     if column == "csw":
         case.csw_user_id = session.scalar(select(User.id).where(User.username == value)) if value else None
     elif column == "lead_agency":

@@ -47,12 +47,19 @@ def _prune_loops(top: Any, workflow: Any) -> int:
         merged = set(task.internal_data.get("merged") or ())
         rounds = [c for c in task.children if c is not None and c.task_spec.name == spec.task_spec]
         finished = [c for c in rounds if c.state == TaskState.COMPLETED and str(c.id) in merged]
+        gone: set[str] = set()
         for child in finished[:-KEEP_ROUNDS] if KEEP_ROUNDS else finished:
             if child is workflow.last_task or child._children:
                 continue
             _drop_subprocess(top, child.id)
             workflow._remove_task(child.id)
+            gone.add(str(child.id))
             removed += 1
+        if gone:
+            # The loop task lists every merged round's id; SpiffWorkflow reads only how many there were
+            # (loopMaximum, iterations_completed) and the last one. Blank the pruned ids so the list
+            # does not grow by a task id (about 40 bytes) per round.
+            task.internal_data["merged"] = ["" if m in gone else m for m in task.internal_data["merged"]]
     return removed
 
 

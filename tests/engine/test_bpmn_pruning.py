@@ -68,8 +68,28 @@ def test_rounds_are_pruned_and_the_state_stops_growing():
         _complete_round(workflow, more=True)
         sizes.append(len(state_to_json(workflow)))
         assert len(workflow.subprocesses) <= 2, n  # the running round and the one that just ended
-    assert sizes[-1] - sizes[5] < 40 * 60  # only the loop's list of merged round ids grows
+    assert sizes[-1] - sizes[5] < 40 * 4  # the loop's list of merged rounds keeps a blank per round
+    [loop] = [t for t in workflow.get_tasks() if t.task_spec.name == "cycle"]
+    merged = loop.internal_data["merged"]
+    assert len(merged) == 40 and merged[:-1] == [""] * 39 and merged[-1]  # the count and the last id stay
     _complete_round(workflow, more=False)
+    assert workflow.is_completed()
+
+
+def test_a_loop_maximum_still_counts_pruned_rounds():
+    marker = LOOP.replace("<bpmn:standardLoopCharacteristics>",
+                          '<bpmn:standardLoopCharacteristics loopMaximum="5">')
+    doc, problems = read_document(
+        "p.bpmn", (HEAD + ROUND.format(marker=marker) + TAIL.format(extra="")).encode(), 10**6
+    )
+    assert not problems
+    parsed = parse_documents([doc]).processes["p"]
+    workflow = BpmnWorkflow(
+        parsed.spec, parsed.subprocess_specs, script_engine=SafeScriptEngine(BusinessCalendar())
+    )
+    workflow.do_engine_steps()
+    for _ in range(5):
+        _complete_round(workflow, more=True)  # the condition asks for more; the maximum stops at 5
     assert workflow.is_completed()
 
 
