@@ -200,7 +200,12 @@ def withdraw(engine: Any, session: Session, actor: Actor, case_id: int, *, conse
              agency_codes: list[str] | None = None) -> WithdrawalResult:
     """同意撤回 outside a form step: everything (default) or only some recipients; one audit event."""
     case = _writable_case(session, actor, case_id, "consent.withdraw")
-    result = apply_withdrawal(engine, session, actor, case, consent_id=consent_id, agency_codes=agency_codes)
+    if not _open_consents(session, case.id, consent_id):
+        # nothing to withdraw: the case's flow is left alone (no 同意撤回 message interrupts support)
+        result = WithdrawalResult([], [], [], [], False)
+    else:
+        result = apply_withdrawal(engine, session, actor, case, consent_id=consent_id,
+                                  agency_codes=agency_codes)
     audit.record(session, actor, "consent.withdraw", "case", str(case.id), case_id=case.id,
                  detail={"consents": result.consent_ids, "agencies": result.lost_agency_ids,
                          "tasks": result.tasks_reassigned, "agenda": result.agenda_pulled,

@@ -190,6 +190,9 @@ def complete(
     now = clock.now()
     task.status, task.completed_at, task.completed_by_id = "completed", now, actor.user_id
     task.assignee_id = task.assignee_id or actor.user_id
+    # Written inside the 支援会議 compartment if the case was confidential when the step was worked on,
+    # even when this very step ends the confidentiality (consent obtained).
+    in_compartment = case.confidential
     runtime.run_task(live, spiff_task)
     case_updates.apply(
         session, case, projection.task_meta(live, spiff_task), spiff_task.data, engine.script_engine.budget_s
@@ -199,7 +202,7 @@ def complete(
     if form is not None:
         record_id = store_form_record(
             session, case.id, task.id, form.key, task.element_id, task.title, cleaned, actor.user_id, now,
-            compartment=case.confidential,
+            compartment=in_compartment or case.confidential,
         )
         hooks.after_submission(
             hooks.Submission(engine, session, actor, case, task, form.key, cleaned, record_id)

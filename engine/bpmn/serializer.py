@@ -51,12 +51,16 @@ class MemoTaskConverter(TaskConverter):
     """
 
     def to_dict(self, task: Any) -> dict[str, Any]:
-        if task.state & TaskState.FINISHED_MASK:
+        parent = task.parent
+        settled = parent is None or parent.state & TaskState.FINISHED_MASK
+        if task.state & TaskState.FINISHED_MASK and settled:
+            # a finished task's delta is taken against its parent's data, which stays put only once the
+            # parent has finished too (a loop or multi-instance task merges rounds into itself while
+            # STARTED)
             key: tuple[Any, ...] = (task.state, task.last_state_change, tuple(task._children))
         elif task.state & _NOT_YET and not task.data and not task.internal_data:
             # A predicted task (FUTURE, LIKELY, MAYBE) with no data yet: its dict also names its parent,
             # its trigger flag and — as "deletions" of its delta — the keys of its parent's data.
-            parent = task.parent
             key = (task.state, task.last_state_change, tuple(task._children), task._parent, task.triggered,
                    tuple(parent.data) if parent is not None else None)
         else:
@@ -119,11 +123,16 @@ def spec_from_json(text: str) -> tuple[Any, dict[str, Any]]:
     return spec, subs
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _dump_bytes(value: Any) -> bytes:
-    """Compact UTF-8 JSON; orjson (about 8× faster than json on case states), json for what orjson
-    refuses (integers beyond 64 bits)."""
+    """Compact UTF-8 JSON; orjson (about 8× faster than json on case states). What orjson would write
+    differently from json — dates, dataclasses (passed through, so they fail as with json), integers
+    beyond 64 bits — goes to json, which refuses the first two as before. Task data holds only plain
+    JSON values: forms are made plain and expressions stay within ±10**18."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(value, option=_ORJSON)
     except (orjson.JSONEncodeError, TypeError):
         return _dumps(value).encode("utf-8")
 

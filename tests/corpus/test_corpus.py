@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
@@ -39,7 +40,8 @@ from tests.support.referral10 import FORMS_DIR
 from web.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "bpmn-corpus"
+# ../shared/bpmn-corpus beside the checkout, or wherever TSUNAGU_BPMN_CORPUS points (a clone elsewhere).
+CORPUS = Path(os.environ.get("TSUNAGU_BPMN_CORPUS") or ROOT.parent / "shared" / "bpmn-corpus")
 NOT_MODELS = {"MANIFEST.tsv", "README.md", "expectations.tsv"}
 FILES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*")
                if p.is_file() and p.name not in NOT_MODELS) if CORPUS.is_dir() else []
@@ -51,7 +53,8 @@ HINTED = sorted(k for k, r in EXPECT.items() if r["spiff_upload"].startswith("re
 ENGINE = SafeScriptEngine(BusinessCalendar(("12-29..01-03",)))
 MAX_STEPS = 200
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/bpmn-corpus is not present")
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(),
+                                reason="../shared/bpmn-corpus is not present (set TSUNAGU_BPMN_CORPUS)")
 
 VALIDATION: dict[str, tuple[int, list[dict], float]] = {}
 RUNS: dict[str, str] = {}

@@ -238,3 +238,18 @@ def test_frozen_state_also_loads_against_a_freshly_parsed_spec(frozen):
 
 if __name__ == "__main__":
     make_fixture(FIXTURE.parent / sys.argv[1] if len(sys.argv) > 1 else FIXTURE)
+
+
+def test_rounds_merged_into_a_running_loop_are_not_served_stale():
+    """A finished round's delta is taken against the loop task, which merges each new round into its
+    own data while it runs: rounds of an unpruned loop must convert like the plain library at every save."""
+    from tests.engine.test_bpmn_pruning import _workflow
+
+    plain = _make_registry(memo=False)
+    wf = _workflow()
+    for n in range(4):
+        task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+        task.data["note"] = {"more": True, "round": n}
+        task.run()
+        wf.do_engine_steps()  # no pruning: every round stays
+        assert REGISTRY.convert(wf) == plain.convert(wf), n

@@ -172,6 +172,24 @@ def test_a_consent_recorded_just_now_shares_at_once(cengine, people, write, read
     assert sees(read, people["p2"], case_id)  # a recipient of the consent, in the same minute
 
 
+def test_withdrawing_when_no_consent_is_active_leaves_the_case_alone(cengine, people, write, read):
+    with write() as s:
+        factories.deploy(cengine, s, consent_files(withdrawal_message=True))  # 支援の実施 listens
+    case_id = run_to_work(cengine, write, people, consent_data={"consent": "refused",
+                                                                "recipients": ["AG-P1"]},
+                          plan={"lead_agency": "AG-JUSO", "actions": [{"agency": "AG-P3"}]})
+    with read() as s:
+        before = sorted(s.scalars(select(HumanTask.element_id).where(HumanTask.case_id == case_id,
+                                                                    HumanTask.status == "open")))
+    with write() as s:
+        result = consent.withdraw(cengine, s, people["win"], case_id)
+    assert (result.consent_ids, result.message_sent) == ([], False)
+    with read() as s:
+        after = sorted(s.scalars(select(HumanTask.element_id).where(HumanTask.case_id == case_id,
+                                                                   HumanTask.status == "open")))
+    assert after == before  # no 同意撤回 message interrupted the support
+
+
 def test_a_refused_consent_shares_nothing(cengine, people, write, read):
     case_id = run_to_work(cengine, write, people, consent_data={"consent": "refused",
                                                                 "recipients": ["AG-P1"]},

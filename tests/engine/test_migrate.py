@@ -15,7 +15,7 @@ from engine.db import make_session_factory, transaction
 from engine.definitions import spec_for_case
 from engine.formdefs import load_forms
 from engine.migrate import alembic_config, upgrade
-from engine.models import Case
+from engine.models import Case, FormRecord
 from engine.settings import load_settings
 from tests.support import factories
 from tests.support.database import TestDatabase
@@ -74,3 +74,24 @@ def test_0006_compresses_existing_states_and_downgrade_restores_the_text(scratch
 
 def test_a_plain_json_state_still_loads():
     assert state_text(b'{"a": 1}') == '{"a": 1}' and state_text('{"a": 1}') == '{"a": 1}'
+
+
+def test_0005_keeps_records_of_confidential_cases_in_the_compartment(scratch):
+    settings = load_settings({}, database_url=scratch.url, forms_dir=str(FORMS_DIR))
+    engine = build_engine(settings, load_forms(FORMS_DIR)[0])
+    sessions = make_session_factory(scratch.engine)
+    with transaction(sessions, write=True) as s:
+        who = factories.actor(s, "window", "AG-WIN", "win")
+        factories.deploy(engine, s, referral_files())
+        secret = factories.start(engine, s, who).case_id
+        open_case = factories.start(engine, s, who).case_id
+    config = alembic_config(scratch.url)
+    with scratch.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+        conn.execute(text("update cases set confidential = :yes where id = :id"), {"yes": True, "id": secret})
+    scratch.engine.dispose()
+    upgrade(scratch.engine)
+    with transaction(sessions) as s:
+        marked = dict(s.execute(select(FormRecord.case_id, FormRecord.compartment)).all())
+    assert marked == {secret: True, open_case: False}

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 from engine import cases, inbox, tasks
 from engine.bpmn.serializer import state_text
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
-from engine.models import AuditEvent, FormRecord, HumanTask, TaskDraft
+from engine.models import AuditEvent, Case, FormRecord, HumanTask, TaskDraft
 from tests.support import factories
+from tests.support.bpmn_builder import ProcessBuilder
 from tests.support.referral10 import referral_files
 
 
@@ -138,3 +139,44 @@ def test_supervisor_reassigns_within_agency_only(world, engine, write):
         tasks.reassign(s, people["win"], task_id, "win")
     with pytest.raises(Invalid), write() as s:
         tasks.reassign(s, people["sup"], task_id, "csw")
+
+
+LIFT_ROLES = ("lanes:\n  窓口: window\n  担当部署: coordinator\n"
+              "roles:\n  window: {agency: intake}\n  coordinator: {agency: any}\n")
+
+
+def _lift_files() -> dict[str, bytes]:
+    b = ProcessBuilder("lift", "守秘の解除")
+    b.start("start", "相談受付", form="intake")
+    b.user("a", "窓口", form="note", assignee="starter")
+    b.user("b", "同意を得て多機関協働へ", form="note", **{"case.confidential": "False"})
+    b.user("c", "次", form="note")
+    b.end("end")
+    b.lane("窓口", "start", "a")
+    b.lane("担当部署", "b", "c", "end")
+    for source, target in (("start", "a"), ("a", "b"), ("b", "c"), ("c", "end")):
+        b.flow(source, target)
+    return {"lift.bpmn": b.xml().encode(), "roles.yaml": LIFT_ROLES.encode()}
+
+
+def test_the_step_that_ends_confidentiality_keeps_its_own_record_in_the_compartment(engine, write, read):
+    with write() as s:
+        win = factories.actor(s, "window", "AG-WIN", "win2")
+        coord = factories.actor(s, "coordinator", "AG-JUSO", "coord2")
+        factories.deploy(engine, s, _lift_files())
+    with write() as s:
+        case_id = factories.start(engine, s, win, process_id="lift").case_id
+    with write() as s:
+        first = s.scalar(select(HumanTask.id).where(HumanTask.case_id == case_id,
+                                                    HumanTask.element_id == "a"))
+        tasks.complete(engine, s, win, first, {"note": "窓口の記録"})
+        s.get(Case, case_id).confidential = True  # the case went to a 支援会議
+    with write() as s:
+        step = s.scalar(select(HumanTask.id).where(HumanTask.case_id == case_id,
+                                                   HumanTask.element_id == "b"))
+        tasks.complete(engine, s, coord, step, {"note": "支援会議で知り得たこと"})
+    with read() as s:
+        assert not s.get(Case, case_id).confidential  # the step ended the confidentiality ...
+        records = {r.element_id: r.compartment for r in s.scalars(select(FormRecord))}
+        assert records == {"start": False, "a": False, "b": True}  # ... but its record stays inside
+        assert [r.element_id for r in cases.case_detail(s, win, case_id).records] == ["start", "a"]

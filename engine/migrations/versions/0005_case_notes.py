@@ -21,6 +21,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('form_records', schema=None) as batch_op:
         batch_op.add_column(sa.Column('compartment', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Records already written on a case that is in the compartment now stay in it when the case leaves.
+    op.execute(sa.text("UPDATE form_records SET compartment = :yes WHERE case_id IN "
+                       "(SELECT id FROM cases WHERE confidential = :yes)").bindparams(yes=True))
 
 
 def downgrade() -> None:

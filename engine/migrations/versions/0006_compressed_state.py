@@ -49,6 +49,8 @@ def _decompress(stored):
     if isinstance(stored, str):
         return None  # plain JSON text already
     raw = bytes(stored or b"")
+    if not raw:
+        return "" if stored is not None else None  # an empty state goes back as empty text
     return raw.decode("utf-8") if raw[:1] == b"{" else zlib.decompress(raw).decode("utf-8")
 
 
@@ -61,7 +63,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        _rewrite(lambda stored: None if bytes(stored or b"")[:1] == b"{" else
+        _rewrite(lambda stored: None if bytes(stored or b"")[:1] in (b"{", b"") else
                  zlib.decompress(bytes(stored)), sa.LargeBinary)
         op.alter_column("cases", "state", type_=sa.Text(), existing_type=sa.LargeBinary(),
                         existing_nullable=False, postgresql_using="convert_from(state, 'UTF8')")
