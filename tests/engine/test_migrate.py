@@ -42,13 +42,20 @@ def test_the_history_is_linear_and_upgrade_reaches_head(scratch):
     assert _revision(scratch) == script.get_current_head()
 
 
-def test_0006_compresses_existing_states_and_downgrade_restores_the_text(scratch):
+def _deployed(scratch):  # noqa: ANN001, ANN202
+    """The test process deployed on the scratch database: its engine, sessions and a window worker."""
     settings = load_settings({}, database_url=scratch.url, forms_dir=str(FORMS_DIR))
     engine = build_engine(settings, load_forms(FORMS_DIR)[0])
     sessions = make_session_factory(scratch.engine)
     with transaction(sessions, write=True) as s:
         who = factories.actor(s, "window", "AG-WIN", "win")
         factories.deploy(engine, s, referral_files())
+    return engine, sessions, who
+
+
+def test_0006_compresses_existing_states_and_downgrade_restores_the_text(scratch):
+    engine, sessions, who = _deployed(scratch)
+    with transaction(sessions, write=True) as s:
         case_id = factories.start(engine, s, who).case_id
     with transaction(sessions) as s:
         original = state_text(s.get(Case, case_id).state)
@@ -77,12 +84,8 @@ def test_a_plain_json_state_still_loads():
 
 
 def test_0005_keeps_records_of_confidential_cases_in_the_compartment(scratch):
-    settings = load_settings({}, database_url=scratch.url, forms_dir=str(FORMS_DIR))
-    engine = build_engine(settings, load_forms(FORMS_DIR)[0])
-    sessions = make_session_factory(scratch.engine)
+    engine, sessions, who = _deployed(scratch)
     with transaction(sessions, write=True) as s:
-        who = factories.actor(s, "window", "AG-WIN", "win")
-        factories.deploy(engine, s, referral_files())
         secret = factories.start(engine, s, who).case_id
         open_case = factories.start(engine, s, who).case_id
     config = alembic_config(scratch.url)
