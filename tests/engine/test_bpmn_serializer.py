@@ -253,3 +253,11 @@ def test_rounds_merged_into_a_running_loop_are_not_served_stale():
         task.run()
         wf.do_engine_steps()  # no pruning: every round stays
         assert REGISTRY.convert(wf) == plain.convert(wf), n
+
+
+def test_values_json_would_refuse_are_refused_not_written_as_strings():
+    from engine.bpmn.serializer import _dump_bytes
+
+    assert _dump_bytes({"a": [1, "あ", None]}) == '{"a":[1,"あ",null]}'.encode()
+    with pytest.raises(TypeError):
+        _dump_bytes({"when": datetime(2026, 11, 27, tzinfo=UTC)})  # orjson alone would write a string
