@@ -34,7 +34,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -108,20 +108,26 @@ def head_seal(last_id: int, last_event_hash: str) -> str:
 
 
 _EVENTS, _HEAD = AuditEvent.__table__, AuditHead.__table__
+# Built once: the append runs in every write transaction, and a statement object built anew is walked
+# again for its cache key each time.
+_HEAD_READ = (select(_HEAD.c.last_id, _EVENTS.c.hash)
+              .select_from(_HEAD.outerjoin(_EVENTS, _EVENTS.c.id == _HEAD.c.last_id)).where(_HEAD.c.id == 1))
+_HEAD_LOCK = _HEAD_READ.with_for_update(of=_HEAD)
+_INSERT_EVENT = insert(_EVENTS)
+_MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1)
+              .values(last_id=bindparam("new_last_id"), last_hash=bindparam("new_last_hash")))
 
 
 def _lock_head(session: Session) -> tuple[int, str]:
     """Lock the chain head; return the newest event's id and hash (one round trip, Core: this is hot)."""
-    stmt = (select(_HEAD.c.last_id, _EVENTS.c.hash)
-            .select_from(_HEAD.outerjoin(_EVENTS, _EVENTS.c.id == _HEAD.c.last_id)).where(_HEAD.c.id == 1))
-    if is_postgresql(session):
-        stmt = stmt.with_for_update(of=_HEAD)
-    row = session.execute(stmt).first()
+    connection = session.connection()
+    stmt = _HEAD_LOCK if is_postgresql(session) else _HEAD_READ
+    row = connection.execute(stmt).first()
     if row is None:
         insert_head = (pg_insert(_HEAD).on_conflict_do_nothing() if is_postgresql(session)
                        else insert(_HEAD).prefix_with("OR IGNORE"))
-        session.execute(insert_head.values(id=1, last_id=0, last_hash=GENESIS))
-        row = session.execute(stmt).first()
+        connection.execute(insert_head.values(id=1, last_id=0, last_hash=GENESIS))
+        row = connection.execute(stmt).first()
     return row.last_id, row.hash or GENESIS
 
 
@@ -133,9 +139,9 @@ def _append(session: Session, items: list[dict[str, Any]]) -> None:
         row = {**item, "id": last_id, "prev_hash": prev}
         row["hash"] = prev = event_hash(SimpleNamespace(**row))
         rows.append(row)
-    session.execute(insert(_EVENTS), rows)
-    session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_id=last_id,
-                                                                 last_hash=head_seal(last_id, prev)))
+    connection = session.connection()
+    connection.execute(_INSERT_EVENT, rows if len(rows) > 1 else rows[0])
+    connection.execute(_MOVE_HEAD, {"new_last_id": last_id, "new_last_hash": head_seal(last_id, prev)})
 
 
 def _db_int(value: Any) -> int | None:

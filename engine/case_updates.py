@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .errors import ExpressionError, ProcessError
@@ -42,11 +42,19 @@ def _set(session: Session, case: Case, column: str, value: Any) -> None:
         _assign(session, case, column, value)
 
 
+_USER_ID = select(User.id).where(User.username == bindparam("key"))
+_AGENCY_ID = select(Agency.id).where(Agency.code == bindparam("key"))
+
+
+def _id_of(session: Session, stmt: Any, key: Any) -> int | None:
+    return session.connection().execute(stmt, {"key": key}).scalar() if key else None
+
+
 def _assign(session: Session, case: Case, column: str, value: Any) -> None:
     if column == "csw":
-        case.csw_user_id = session.scalar(select(User.id).where(User.username == value)) if value else None
+        case.csw_user_id = _id_of(session, _USER_ID, value)
     elif column == "lead_agency":
-        case.lead_agency_id = session.scalar(select(Agency.id).where(Agency.code == value)) if value else None
+        case.lead_agency_id = _id_of(session, _AGENCY_ID, value)
     elif column == "confidential":
         case.confidential = bool(value)
     elif column == "status":

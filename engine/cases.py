@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -190,18 +190,17 @@ def store_form_record(
     )
 
 
+_USER_NAMES = select(User.id, User.display_name).where(User.id.in_(bindparam("ids", expanding=True)))
+_AGENCY_NAMES = select(Agency.id, Agency.name).where(Agency.id.in_(bindparam("ids", expanding=True)))
+
+
 def open_task_views(session: Session, case: Case, rows: list[HumanTask]) -> list[TaskView]:
-    user_ids = {r.assignee_id for r in rows if r.assignee_id}
-    agency_ids = {r.agency_id for r in rows if r.agency_id}
-    users = (
-        dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).tuples().all())
-        if user_ids
-        else {}
-    )
+    user_ids = sorted({r.assignee_id for r in rows if r.assignee_id})
+    agency_ids = sorted({r.agency_id for r in rows if r.agency_id})
+    connection = session.connection()
+    users = dict(connection.execute(_USER_NAMES, {"ids": user_ids}).tuples().all()) if user_ids else {}
     agencies = (
-        dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids))).tuples().all())
-        if agency_ids
-        else {}
+        dict(connection.execute(_AGENCY_NAMES, {"ids": agency_ids}).tuples().all()) if agency_ids else {}
     )
     return [
         task_view(r, case.case_number, users, agencies, stage=case.stage)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, clock, policy, runtime
@@ -29,6 +29,7 @@ from .db import begin_write
 from .errors import Conflict, Invalid, NotAllowed
 from .models import Agency, Case, CaseRole, Consent, ConsentRecipient, HumanTask, Meeting, MeetingCase, User
 from .policy_matrix import MATRIX_FILE
+from .users import known_agency_ids
 
 ALL = "all"
 
@@ -99,9 +100,20 @@ def _status(data: dict[str, Any]) -> str:
         else "unconfirmed"
 
 
+_AGENCY_IDS = select(Agency.code, Agency.id).where(Agency.code.in_(bindparam("codes", expanding=True)))
+# Core statements: the consent of a form step is written inside the completion (engine/row_writes.py).
+_INSERT_CONSENT = Consent.__table__.insert().returning(Consent.__table__.c.id)
+_INSERT_RECIPIENTS = ConsentRecipient.__table__.insert()
+
+
 def agency_ids(session: Session, codes: list[str]) -> dict[str, int]:
-    stmt = select(Agency.code, Agency.id).where(Agency.code.in_(codes))
-    return dict(session.execute(stmt).tuples().all())
+    """Agency code → id for the codes that name an agency (validation of the submission usually found
+    them already: engine.users.known_agency_ids)."""
+    known = known_agency_ids(session)
+    missing = sorted({c for c in codes if c not in known})
+    if missing:
+        known.update(session.connection().execute(_AGENCY_IDS, {"codes": missing}).tuples().all())
+    return {c: known[c] for c in codes if c in known}
 
 
 def create_consent(session: Session, actor: Actor, case: Case, data: dict[str, Any],
@@ -120,18 +132,22 @@ def create_consent(session: Session, actor: Actor, case: Case, data: dict[str, A
     if valid_until is not None and valid_until < valid_from:
         raise Invalid({"valid_until": ["有効期限は同意日より後の日付にしてください。"]})
     categories = normalise_categories(_field(data, "categories")) if given else []
-    consent = Consent(case_id=case.id, form_record_id=record_id,
-                      consenter=str(_field(data, "consenter") or "")[:40],
-                      method=str(_field(data, "method") or "")[:40], categories=categories,
-                      status=status, valid_from=valid_from, valid_until=valid_until,
-                      recorded_by_id=actor.user_id, recorded_at=now)
-    session.add(consent)
-    session.flush()
-    for agency_id in sorted(set(agencies.values())):
-        session.add(ConsentRecipient(consent_id=consent.id, agency_id=agency_id, kind="agency"))
+    values = {"case_id": case.id, "form_record_id": record_id, "subject_ref": "本人",
+              "consenter": str(_field(data, "consenter") or "")[:40],
+              "method": str(_field(data, "method") or "")[:40], "categories": categories,
+              "status": status, "valid_from": valid_from, "valid_until": valid_until,
+              "recorded_by_id": actor.user_id, "recorded_at": now, "withdrawn_at": None,
+              "withdrawn_by_id": None, "withdrawal_record_id": None}
+    connection = session.connection()
+    consent = Consent(**values)
+    consent.id = connection.execute(_INSERT_CONSENT, values).scalar_one()
+    recipients = [{"consent_id": consent.id, "agency_id": agency_id, "kind": "agency", "withdrawn_at": None}
+                  for agency_id in sorted(set(agencies.values()))]
     if given and _field(data, "meeting_members"):
-        session.add(ConsentRecipient(consent_id=consent.id, agency_id=None, kind="meeting_members"))
-    session.flush()
+        recipients.append({"consent_id": consent.id, "agency_id": None, "kind": "meeting_members",
+                           "withdrawn_at": None})
+    if recipients:
+        connection.execute(_INSERT_RECIPIENTS, recipients)
     return consent
 
 

@@ -23,6 +23,7 @@ names the message and the payload's field names, never their values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +38,7 @@ from .cases import open_task_views
 from .core import Engine
 from .db import begin_write
 from .errors import Conflict, Invalid, NotAllowed, NotFound, ProcessError
+from .formschema import MAX_INTEGER, storable
 from .views import TaskView
 
 MESSAGE_ROLES = ("coordinator", "csw", "window", "supervisor")
@@ -58,6 +60,11 @@ def _clean_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
             raise Invalid({"_form": ["メッセージの項目名が正しくありません。"]})
         if isinstance(value, str) and len(value) > MAX_PAYLOAD_TEXT:
             raise Invalid({key: [f"{MAX_PAYLOAD_TEXT}文字以内で入力してください。"]})
+        if isinstance(value, str) and not storable(value):
+            raise Invalid({key: ["使用できない文字が含まれています。"]})
+        if isinstance(value, float) and not math.isfinite(value) or (
+                isinstance(value, int) and abs(value) > MAX_INTEGER):
+            raise Invalid({key: ["数値が正しくありません。"]})
         if value is not None and not isinstance(value, str | int | float | bool):
             raise Invalid({key: ["文字列・数値・真偽値で指定してください。"]})
         cleaned[key] = value

@@ -9,6 +9,7 @@ Errors are flattened to dotted field paths, e.g. ``{"household.0.name": ["必須
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -55,8 +56,18 @@ class Lookups:
     prefetch: Callable[[set[str], set[str]], None] | None = None
 
 
+# NUL, and lone surrogates (half of a UTF-16 pair, which a JSON body can carry as "\ud800"): neither can be
+# stored as UTF-8 text, so they are refused with the field named instead of failing at the database.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> bool:
+    """Whether text can be stored (no NUL, no lone surrogate)."""
+    return _UNSTORABLE.search(value) is None
+
+
 def _no_nul(value: Any) -> bool:
-    if isinstance(value, str) and "\x00" in value:
+    if isinstance(value, str) and not storable(value):
         raise ValidationError(MESSAGES["nul"])
     return True
 
@@ -166,16 +177,18 @@ def _schema_for(fields_: tuple[FieldDef, ...], name: str) -> type[Schema]:
 
 
 # Keyed by the form's identity; the entry keeps the form itself so that its id() cannot be reused by
-# another definition of the same key (ids of freed objects are recycled).
-_SCHEMAS: dict[tuple[str, int], tuple[FormDef, type[Schema]]] = {}
+# another definition of the same key (ids of freed objects are recycled). The entry holds one schema
+# instance: a marshmallow schema keeps no state between loads (``partial`` and ``unknown`` are passed
+# to each load), and building one deep-copies every declared field.
+_SCHEMAS: dict[tuple[str, int], tuple[FormDef, Schema]] = {}
 
 
 def schema_for(form: FormDef) -> Schema:
     key = (form.key, id(form))
     entry = _SCHEMAS.get(key)
     if entry is None or entry[0] is not form:
-        entry = _SCHEMAS[key] = (form, _schema_for(form.fields, form.key))
-    return entry[1]()
+        entry = _SCHEMAS[key] = (form, _schema_for(form.fields, form.key)())
+    return entry[1]
 
 
 def _plain(value: Any) -> Any:

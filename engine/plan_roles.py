@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -20,13 +20,26 @@ from .consent import agency_ids, config
 from .errors import Invalid
 from .models import Case, CaseRole
 
+# Core statements, built once: proposing and approving run inside the completion of a form step.
+_ROLES = CaseRole.__table__
+_INSERT_ROLES = _ROLES.insert().returning(_ROLES.c.id, sort_by_parameter_order=True)
+_OF_CASE = (_ROLES.c.case_id == bindparam("of_case")) & (_ROLES.c.status == bindparam("of_status"))
+_PROPOSED = select(_ROLES.c.id, _ROLES.c.agency_id, _ROLES.c.lead, _ROLES.c.basis,
+                   _ROLES.c.source_record_id).where(_OF_CASE).order_by(_ROLES.c.id)
+_SUPERSEDE_PROPOSED = update(_ROLES).where(_OF_CASE).values(
+    status="superseded", revoked_at=bindparam("at"), revoked_reason="plan_resubmitted")
+_ACTIVATE = update(_ROLES).where(_OF_CASE).values(status="active", granted_at=bindparam("at"))
+
 
 def _cfg(key: str) -> list[str]:
     return list(config()["plan"].get(key) or [])
 
 
-def _roles(case: Case, status: str) -> Any:
-    return select(CaseRole).where(CaseRole.case_id == case.id, CaseRole.status == status)
+# Active roles of the case end: the rows of agencies the new plan keeps are superseded by their new
+# rows, the others are revoked.
+_END_ACTIVE = update(_ROLES).where(_OF_CASE).values(
+    status=case((_ROLES.c.agency_id.in_(bindparam("kept", expanding=True)), "superseded"), else_="revoked"),
+    revoked_at=bindparam("at"), revoked_reason="plan_revised")
 
 
 def plan_agencies(data: dict[str, Any]) -> dict[str, bool]:
@@ -50,29 +63,36 @@ def propose(session: Session, case: Case, data: dict[str, Any], record_id: int |
     agencies = agency_ids(session, list(codes))
     if unknown := sorted(set(codes) - set(agencies)):
         raise Invalid({"actions": [f"不明な機関です: {', '.join(unknown)}"]})
-    for old in session.scalars(_roles(case, "proposed")):
-        old.status, old.revoked_at, old.revoked_reason = "superseded", now, "plan_resubmitted"
-    rows = [CaseRole(case_id=case.id, agency_id=agencies[code], basis="plan", lead=lead, status="proposed",
-                     source_record_id=record_id, granted_at=now) for code, lead in sorted(codes.items())]
-    session.add_all(rows)
-    session.flush()
-    return rows
+    connection = session.connection()
+    connection.execute(_SUPERSEDE_PROPOSED, {"of_case": case.id, "of_status": "proposed", "at": now})
+    values = [{"case_id": case.id, "agency_id": agencies[code], "basis": "plan", "lead": lead,
+               "status": "proposed", "source_record_id": record_id, "granted_at": now, "revoked_at": None,
+               "revoked_reason": ""} for code, lead in sorted(codes.items())]
+    if not values:
+        return []
+    ids = connection.execute(_INSERT_ROLES, values).scalars().all()
+    return [_role(row_id, row) for row_id, row in zip(ids, values, strict=True)]
+
+
+def _role(row_id: int, values: dict[str, Any]) -> CaseRole:
+    role = CaseRole(**values)
+    role.id = row_id
+    return role
 
 
 def approve(session: Session, case: Case) -> list[CaseRole]:
     """The meeting approved the plan: proposed roles become active; dropped active roles are revoked."""
     now = clock.now()
-    proposed = list(session.scalars(_roles(case, "proposed")))
+    connection = session.connection()
+    proposed = connection.execute(_PROPOSED, {"of_case": case.id, "of_status": "proposed"}).all()
     if not proposed:
         return []
-    keep = {r.agency_id for r in proposed}
-    for old in session.scalars(_roles(case, "active")):
-        old.status, old.revoked_at = "revoked" if old.agency_id not in keep else "superseded", now
-        old.revoked_reason = "plan_revised"
-    for row in proposed:
-        row.status, row.granted_at = "active", now
-    session.flush()
-    return proposed
+    keep = sorted({r.agency_id for r in proposed})
+    connection.execute(_END_ACTIVE, {"of_case": case.id, "of_status": "active", "at": now, "kept": keep})
+    connection.execute(_ACTIVATE, {"of_case": case.id, "of_status": "proposed", "at": now})
+    return [_role(r.id, {"case_id": case.id, "agency_id": r.agency_id, "basis": r.basis, "lead": r.lead,
+                         "status": "active", "source_record_id": r.source_record_id, "granted_at": now,
+                         "revoked_at": None, "revoked_reason": ""}) for r in proposed]
 
 
 def on_plan_form(submission: Any) -> None:

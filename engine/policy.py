@@ -117,8 +117,10 @@ def _task_queue(actor: Actor, now: datetime) -> ColumnElement[bool]:
     t = _QUEUE.c
     agency = t.agency_id.is_(None) if actor.agency_id is None else or_(t.agency_id.is_(None),
                                                                          t.agency_id == actor.agency_id)
-    return _exists(t.case_id == Case.id, t.status == "open", t.assignee_id.is_(None), t.role.in_(roles),
-                   agency, of=_QUEUE)
+    # one comparison per role, not IN (…): an IN list is an "expanding" parameter whose SQL is re-rendered
+    # on every execution of the (large, cached) statements that embed this filter
+    return _exists(t.case_id == Case.id, t.status == "open", t.assignee_id.is_(None),
+                   or_(*[t.role == role for role in roles]), agency, of=_QUEUE)
 
 
 def _agency_work(actor: Actor, now: datetime) -> ColumnElement[bool]:
@@ -184,7 +186,7 @@ def _case_filter(action: str, roles: frozenset[str], agency_id: int | None, user
     actor = Actor(user_id=user_id, username="", display_name="", agency_id=agency_id, roles=roles)
     clause = or_(*[_predicate(name, actor, now, m) for name in sorted(granted)])
     if action in m.closed_deny:
-        clause = and_(Case.status.not_in(sorted(m.closed_statuses)), clause)
+        clause = and_(*[Case.status != status for status in sorted(m.closed_statuses)], clause)
     return clause
 
 

@@ -18,7 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from . import clock, runtime
+from . import clock, row_writes, runtime
 from .bpmn.timers import next_deadline
 from .core import Engine
 from .durations import NotationError, deadline, is_literal
@@ -28,7 +28,12 @@ from .models import Agency, Case, HumanTask, User, UserRole
 from .runtime import LiveCase
 
 MAX_STEP_TEXT = 300
-_OPEN_TASKS = select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.status == "open")
+# The case's open task rows: ids first (Core; usually only the step just completed was open, and it
+# is not any more), whole rows only for the steps that stay open.
+_OPEN_TASK_IDS = select(HumanTask.spiff_task_id, HumanTask.id).where(
+    HumanTask.case_id == bindparam("case_id"), HumanTask.status == "open")
+_TASKS_BY_ID = (select(HumanTask).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
+                .order_by(HumanTask.id))
 
 
 def task_meta(live: LiveCase, spiff_task: Any) -> dict[str, Any]:
@@ -100,13 +105,18 @@ def due_at(engine: Engine, meta: dict[str, Any], context: Any, start: datetime) 
         return None  # validated at deploy; a bad runtime value leaves the step without a due time
 
 
+_ACTIVE_USER = select(User.id).where(User.username == bindparam("username"), User.active.is_(True))
+_ACTIVE_USER_IN_ROLE = (_ACTIVE_USER.join(UserRole, UserRole.user_id == User.id)
+                        .where(UserRole.role == bindparam("role")))
+_AGENCY_BY_CODE = select(Agency.id).where(Agency.code == bindparam("code"))
+
+
 def _user_id(session: Session, username: Any, role: str | None) -> int | None:
     if not isinstance(username, str) or not username:
         return None
-    stmt = select(User.id).where(User.username == username, User.active.is_(True))
-    if role:
-        stmt = stmt.join(UserRole, UserRole.user_id == User.id).where(UserRole.role == role)
-    return session.scalar(stmt)
+    stmt, params = (_ACTIVE_USER_IN_ROLE, {"username": username, "role": role}) if role else (
+        _ACTIVE_USER, {"username": username})
+    return session.connection().execute(stmt, params).scalar()
 
 
 def _agency_id(
@@ -118,7 +128,7 @@ def _agency_id(
         except ExpressionError:
             code = None
         if isinstance(code, str) and code:
-            return session.scalar(select(Agency.id).where(Agency.code == code))
+            return session.connection().execute(_AGENCY_BY_CODE, {"code": code}).scalar()
     rule = live.spec.agency_rules.get(role or "", "any")
     if rule == "intake":
         return live.case.intake_agency_id
@@ -129,7 +139,7 @@ def _agency_id(
 
 def _new_task(
     engine: Engine, session: Session, live: LiveCase, spiff_task: Any, extra: Mapping[str, Any], now: datetime
-) -> HumanTask:
+) -> dict[str, Any]:
     meta = task_meta(live, spiff_task)
     context = _context(live, spiff_task, extra)
     role = meta.get("role") or ""
@@ -141,7 +151,7 @@ def _new_task(
             )
         except ExpressionError:
             assignee_id = None
-    return HumanTask(
+    return dict(
         case_id=live.case.id,
         spiff_task_id=str(spiff_task.id),
         element_id=meta["element_id"],
@@ -156,6 +166,9 @@ def _new_task(
         created_at=now,
         due_at=due_at(engine, meta, context, now),
         claimed_at=now if assignee_id else None,
+        completed_at=None,
+        completed_by_id=None,
+        cancelled_reason="",
     )
 
 
@@ -185,23 +198,19 @@ def sync(
             waiting.append(t)
         elif t.task_spec.manual:
             ready[str(t.id)] = t
-    open_rows: list[HumanTask] = []
-    # No autoflush: everything this sync changes is written by the caller's single flush (runtime.save).
-    # Rows already changed in this transaction (the task just completed) keep their in-memory status.
+    # Task rows are written at once, as Core statements (engine.row_writes); no autoflush: the case row
+    # is written by runtime.save.
     with session.no_autoflush:
-        rows = {row.spiff_task_id: row for row in session.scalars(_OPEN_TASKS, {"case_id": live.case.id})}
-        for spiff_id, row in rows.items():
-            if row.status != "open":
-                continue
-            if spiff_id in ready:
-                open_rows.append(row)
-            else:
-                row.status, row.cancelled_reason = "cancelled", "process_moved"
+        connection = session.connection()
+        rows = dict(connection.execute(_OPEN_TASK_IDS, {"case_id": live.case.id}).tuples().all())
+        staying = [task_id for spiff_id, task_id in rows.items() if spiff_id in ready]
+        gone = [task_id for spiff_id, task_id in rows.items() if spiff_id not in ready]
+        row_writes.cancel_tasks(session, gone, "process_moved")
+        open_rows: list[HumanTask] = list(session.scalars(_TASKS_BY_ID, {"ids": staying})) if staying else []
         for spiff_id, spiff_task in ready.items():
             if spiff_id not in rows:
-                row = _new_task(engine, session, live, spiff_task, extra or {}, now)
-                session.add(row)
-                open_rows.append(row)
+                values = _new_task(engine, session, live, spiff_task, extra or {}, now)
+                open_rows.append(row_writes.insert_task(session, values))
     case = live.case
     case.current_step = "、".join(dict.fromkeys(r.title for r in open_rows))[:MAX_STEP_TEXT]
     stages = [

@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -28,7 +28,8 @@ from .core import Engine
 from .db import is_postgresql
 from .definitions import spec_for_case
 from .errors import Conflict, NotFound, ProcessError
-from .models import Case, HumanTask
+from .models import Case, HumanTask, TaskDraft
+from .row_writes import flush_case
 from .runtime_cache import LoadedSpec
 
 DEPTH_ALARM = 800
@@ -58,14 +59,22 @@ def _task_case_lock_statement(visible: Any, postgresql: bool) -> Any:
     # One statement object per visibility filter (policy.case_filter keeps those per actor and minute):
     # SQLAlchemy memoizes a statement's cache key on the object, so a reused statement is not walked
     # again on every completion (a fresh one cost about 0.3 ms with the policy's EXISTS clauses).
-    owner = select(HumanTask.case_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery()
-    stmt = select(Case).where(Case.id == owner, visible).execution_options(populate_existing=True)
-    return stmt.with_for_update(of=Case) if postgresql else stmt
+    # The task row comes in the same round trip (re-read: populate_existing), and whether it has a draft
+    # (completing deletes it; most tasks have none).
+    draft = exists().where(TaskDraft.human_task_id == HumanTask.id)
+    stmt = (select(Case, HumanTask, draft).join(HumanTask, HumanTask.case_id == Case.id)
+            .where(HumanTask.id == bindparam("task_id"), visible).execution_options(populate_existing=True))
+    # PostgreSQL: the task row is locked too, so that a caller who waited for the lock reads the row as
+    # the winner committed it (a row of a table not locked would come from the statement's snapshot).
+    return stmt.with_for_update(of=(Case, HumanTask)) if postgresql else stmt
 
 
-def lock_visible_task_case(session: Session, task_id: int, visible: Any) -> Case | None:
-    """Lock and return the case of task ``task_id`` if it matches ``visible`` (a visibility filter)."""
-    return session.scalar(_task_case_lock_statement(visible, is_postgresql(session)), {"task_id": task_id})
+def lock_visible_task_case(session: Session, task_id: int,
+                           visible: Any) -> tuple[Case, HumanTask, bool] | None:
+    """Lock the case of task ``task_id`` if it matches ``visible``: (case, task, whether it has a draft)."""
+    stmt = _task_case_lock_statement(visible, is_postgresql(session))
+    row = session.execute(stmt, {"task_id": task_id}).first()
+    return None if row is None else (row[0], row[1], bool(row[2]))
 
 
 def lock_case(session: Session, case_id: int) -> Case:
@@ -133,10 +142,22 @@ def run_task(live: LiveCase, task: Any) -> None:
     advance(live)
 
 
+_OPEN = TaskState.READY | TaskState.WAITING
+
+
 def frontier(live: LiveCase) -> list[Any]:
-    """The case's READY and WAITING tasks (people's steps, timers, messages), walked once per advance."""
+    """The case's READY and WAITING tasks (people's steps, timers, messages), found once per advance.
+
+    A scan of the task tables of the workflow and its running subprocesses, in creation order: the
+    library's tree walk (``get_tasks``) visits every finished task through parent and child links and
+    cost as much as a small step. Finished subprocesses hold no READY or WAITING task.
+    """
     if live.frontier is None:
-        live.frontier = list(live.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING))
+        workflow = live.workflow
+        found = [t for t in workflow.tasks.values() if t._state & _OPEN]
+        for sub in workflow.subprocesses.values():
+            found.extend(t for t in sub.tasks.values() if t._state & _OPEN)
+        live.frontier = found
     return live.frontier
 
 
@@ -154,9 +175,10 @@ def check_depth(live: LiveCase) -> None:
 def save(engine: Engine, session: Session, live: LiveCase) -> None:
     """Serialize the workflow into the case row; the version counter moves on at flush."""
     live.case.state = encode_state(live.workflow)
-    live.case.serializer_version = SERIALIZER_VERSION
+    if live.case.serializer_version != SERIALIZER_VERSION:
+        live.case.serializer_version = SERIALIZER_VERSION
     try:
-        session.flush()
+        flush_case(session, live.case)
     except StaleDataError:
         raise Conflict("the case was changed by another request", reason="stale") from None
     engine.workflows.keep_after_commit(session, live.case, live.workflow)

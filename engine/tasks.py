@@ -23,12 +23,10 @@ from .db import begin_write
 from .errors import Conflict, Invalid, NotAllowed, NotFound
 from .formschema import validate_submission
 from .models import Case, HumanTask, TaskDraft, User
+from .row_writes import update_task
 from .users import submission_lookups
 from .views import TaskView
 
-_TASK_BY_ID = (
-    select(HumanTask).where(HumanTask.id == bindparam("task_id")).execution_options(populate_existing=True)
-)
 _DELETE_DRAFT = TaskDraft.__table__.delete().where(
     TaskDraft.__table__.c.human_task_id == bindparam("task_id")
 )
@@ -48,16 +46,16 @@ def _display_name(session: Session, user_id: int | None) -> str | None:
     return session.scalar(select(User.display_name).where(User.id == user_id))
 
 
-def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTask, Case]:
-    """Lock the task's case, re-read the task, and hide what the actor may not see (NotFound)."""
+def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTask, Case, bool]:
+    """Lock the task's case, re-read the task, and hide what the actor may not see (NotFound).
+
+    Returns the task, its case and whether the task has a draft."""
     begin_write(session)
-    case = runtime.lock_visible_task_case(session, task_id, policy.case_filter(actor))
-    if case is None:
+    found = runtime.lock_visible_task_case(session, task_id, policy.case_filter(actor))
+    if found is None:
         raise NotFound(f"task {task_id} not found")
-    task = session.scalar(_TASK_BY_ID, {"task_id": task_id})
-    if task is None:
-        raise NotFound(f"task {task_id} not found")
-    return task, case
+    case, task, has_draft = found
+    return task, case, has_draft
 
 
 def _ensure_open(session: Session, task: HumanTask) -> None:
@@ -87,7 +85,7 @@ def _ensure_may_work(session: Session, actor: Actor, task: HumanTask) -> None:
 @audit.guarded("task.claim", "task", "task_id")
 def claim(session: Session, actor: Actor, task_id: int) -> HumanTask:
     """引き受け: assign an open, unassigned task to the actor."""
-    task, case = _locked_task(session, actor, task_id)
+    task, case, _draft = _locked_task(session, actor, task_id)
     _ensure_open(session, task)
     _ensure_may_work(session, actor, task)
     if task.assignee_id != actor.user_id:
@@ -99,7 +97,7 @@ def claim(session: Session, actor: Actor, task_id: int) -> HumanTask:
 @audit.guarded("task.unclaim", "task", "task_id")
 def unclaim(session: Session, actor: Actor, task_id: int) -> HumanTask:
     """引き受け解除: give the task back to the queue (the assignee, or a supervisor)."""
-    task, case = _locked_task(session, actor, task_id)
+    task, case, _draft = _locked_task(session, actor, task_id)
     _ensure_open(session, task)
     if task.assignee_id != actor.user_id and not policy.may_supervise(actor, task):
         raise NotAllowed("only the assignee or a supervisor can release the task")
@@ -111,7 +109,7 @@ def unclaim(session: Session, actor: Actor, task_id: int) -> HumanTask:
 @audit.guarded("task.reassign", "task", "task_id")
 def reassign(session: Session, actor: Actor, task_id: int, username: str | None) -> HumanTask:
     """担当者変更 (supervisor): assign to another eligible user, or to nobody."""
-    task, case = _locked_task(session, actor, task_id)
+    task, case, _draft = _locked_task(session, actor, task_id)
     _ensure_open(session, task)
     if not policy.may_supervise(actor, task):
         raise NotAllowed("only a supervisor of the task's agency can reassign it")
@@ -142,7 +140,7 @@ def save_draft(
     engine: Engine, session: Session, actor: Actor, task_id: int, data: dict[str, Any]
 ) -> TaskDraft:
     """一時保存: keep what was typed, outside the engine's task data; types are checked, not completeness."""
-    task, case = _locked_task(session, actor, task_id)
+    task, case, _draft = _locked_task(session, actor, task_id)
     _ensure_open(session, task)
     _ensure_may_work(session, actor, task)
     form = engine.forms.get(task.form_key)
@@ -172,7 +170,7 @@ def complete(
     engine: Engine, session: Session, actor: Actor, task_id: int, data: dict[str, Any]
 ) -> CompletionResult:
     """完了: validate the submission, advance the case, and project its next tasks."""
-    task, case = _locked_task(session, actor, task_id)
+    task, case, has_draft = _locked_task(session, actor, task_id)
     _ensure_open(session, task)
     _ensure_may_work(session, actor, task)
     form = engine.forms.get(task.form_key)
@@ -188,8 +186,8 @@ def complete(
         if value is not None:
             spiff_task.data[form.key] = value
     now = clock.now()
-    task.status, task.completed_at, task.completed_by_id = "completed", now, actor.user_id
-    task.assignee_id = task.assignee_id or actor.user_id
+    update_task(session, task, status="completed", completed_at=now, completed_by_id=actor.user_id,
+                assignee_id=task.assignee_id or actor.user_id)
     # Written inside the 支援会議 compartment if the case was confidential when the step was worked on,
     # even when this very step ends the confidentiality (consent obtained).
     in_compartment = case.confidential
@@ -207,7 +205,8 @@ def complete(
         hooks.after_submission(
             hooks.Submission(engine, session, actor, case, task, form.key, cleaned, record_id)
         )
-    session.execute(_DELETE_DRAFT, {"task_id": task.id})
+    if has_draft:
+        session.execute(_DELETE_DRAFT, {"task_id": task.id})
     audit.record(
         session,
         actor,

@@ -15,7 +15,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -205,20 +205,35 @@ class _OnDemand(dict):  # type: ignore[type-arg]
         return dict.get(self, key, default)
 
 
+# Built once with expanding parameters: validation runs these on every completion that names an
+# agency or a user, and a statement built anew is walked again for its cache key each time.
+_AGENCIES_NAMED = (select(Agency.code, Agency.name, Agency.id)
+                   .where(Agency.code.in_(bindparam("codes", expanding=True)), Agency.active.is_(True)))
+# session.info key: agency code → id of the agencies this session looked up. A code names one agency
+# row for good, so after-submission hooks (consent recipients, plan roles) reuse what validation found.
+AGENCY_IDS = "tsunagu_agency_ids"
+
+
+def known_agency_ids(session: Session) -> dict[str, int]:
+    return session.info.setdefault(AGENCY_IDS, {})
+_USERS_NAMED = (select(User.username, User.display_name, UserRole.role)
+                .outerjoin(UserRole, UserRole.user_id == User.id)
+                .where(User.username.in_(bindparam("usernames", expanding=True)), User.active.is_(True)))
+
+
 def submission_lookups(session: Session) -> Lookups:
     """Lookups for validating one submission: each agency or user it names is looked up by its unique
     key when validation asks (a form names a few; loading every agency and user cost more)."""
     def agencies_named(codes: set[str]) -> dict[str, str]:
-        return dict(session.execute(select(Agency.code, Agency.name)
-                                    .where(Agency.code.in_(sorted(codes)), Agency.active.is_(True))).all())
+        rows = session.connection().execute(_AGENCIES_NAMED, {"codes": sorted(codes)}).all()
+        known_agency_ids(session).update((code, agency_id) for code, _name, agency_id in rows)
+        return {code: name for code, name, _id in rows}
 
     def users_named(usernames: set[str]) -> dict[str, tuple[str, frozenset[str]]]:
         names: dict[str, str] = {}
         roles: dict[str, set[str]] = {}
-        for username, display_name, role in session.execute(
-                select(User.username, User.display_name, UserRole.role)
-                .outerjoin(UserRole, UserRole.user_id == User.id)
-                .where(User.username.in_(sorted(usernames)), User.active.is_(True))):
+        for username, display_name, role in session.connection().execute(
+                _USERS_NAMED, {"usernames": sorted(usernames)}):
             names[username] = display_name
             bucket = roles.setdefault(username, set())
             if role is not None:

@@ -23,6 +23,7 @@ from engine.bpmn.serializer import (
     REGISTRY,
     SERIALIZER_VERSION,
     _make_registry,
+    instance_dict,
     spec_from_json,
     spec_to_json,
     state_from_json,
@@ -177,7 +178,9 @@ def test_the_memoized_conversion_equals_a_fresh_one_at_every_step(frozen):
     wf = started_case()
 
     def same() -> None:
-        assert REGISTRY.convert(wf) == plain.convert(wf)
+        expected = plain.convert(wf)
+        assert REGISTRY.convert(wf) == expected
+        assert instance_dict(wf) == expected  # the save path's own walk writes the same dict
 
     same()
     same()  # second conversion: served from the memo
@@ -253,6 +256,7 @@ def test_rounds_merged_into_a_running_loop_are_not_served_stale():
         task.run()
         wf.do_engine_steps()  # no pruning: every round stays
         assert REGISTRY.convert(wf) == plain.convert(wf), n
+        assert instance_dict(wf) == plain.convert(wf), n
 
 
 def test_values_json_would_refuse_are_refused_not_written_as_strings():
@@ -261,3 +265,34 @@ def test_values_json_would_refuse_are_refused_not_written_as_strings():
     assert _dump_bytes({"a": [1, "あ", None]}) == '{"a":[1,"あ",null]}'.encode()
     with pytest.raises(TypeError):
         _dump_bytes({"when": datetime(2026, 11, 27, tzinfo=UTC)})  # orjson alone would write a string
+
+
+def test_states_are_stored_as_zstandard_and_every_stored_format_still_reads(frozen):
+    """``encode_state`` writes a Zstandard frame; a state stored as a zlib stream (migration 0006 until
+    the switch) or as plain JSON (before 0006, text or bytes) reads back to the same state."""
+    import zlib
+
+    from engine.bpmn.serializer import ZSTD_MAGIC, decode_state, encode_state, state_text
+
+    wf = started_case()
+    stored = encode_state(wf)
+    assert stored[:4] == ZSTD_MAGIC == b"\x28\xb5\x2f\xfd"
+    text = state_text(stored)
+    assert text == state_to_json(wf) and "試験 太郎" in text
+    assert json.loads(text)["root"] == str(wf.task_tree.id)
+    raw = text.encode("utf-8")
+    formats = {"zstd": stored, "zlib": zlib.compress(raw), "zlib level 1": zlib.compress(raw, 1),
+               "json text": text, "json bytes": raw, "json bytearray": bytearray(raw),
+               "memoryview of zstd": memoryview(stored)}
+    assert {name: state_text(value) for name, value in formats.items()} == dict.fromkeys(formats, text)
+    p = parsed()
+    expected = {t.id: t.state for t in wf.get_tasks()}
+    for name, value in formats.items():
+        restored = decode_state(value, p.spec, p.subprocess_specs)
+        restored.script_engine = ENGINE
+        assert {t.id: t.state for t in restored.get_tasks()} == expected, name
+        assert [t.task_spec.bpmn_id for t in ready(restored)] == ["intake"], name
+        assert ready(restored)[0].data["intake"]["subject_name"] == "試験 太郎", name
+    older = decode_state(formats["zlib"], p.spec, p.subprocess_specs)
+    older.script_engine = ENGINE
+    assert run_to_end(older, frozen) == ["intake", "late_task", "decide", "record"]

@@ -84,7 +84,10 @@ def test_who_may_send(make_driver, write, read):  # noqa: F811 - fixture importe
 def test_payload_must_be_small_and_flat(make_driver, write):  # noqa: F811 - fixture imported from tests/processes/conftest.py
     d = make_driver(False)
     to_plan(d)
-    for bad in ({"nested": {"a": 1}}, {"_private": 1}, {"x": "長" * 501}, ["not", "a", "mapping"]):
+    # … and storable: no lone surrogate (a JSON body can carry "\ud800"), no NaN or infinity, which the
+    # case state could not be written or read back with
+    for bad in ({"nested": {"a": 1}}, {"_private": 1}, {"x": "長" * 501}, ["not", "a", "mapping"],
+                {"x": "a\ud800"}, {"x": "\x00"}, {"x": float("nan")}, {"x": float("inf")}, {"x": 10**30}):
         with pytest.raises(Invalid), write() as s:
             events.send_message(d.engine, s, d.people["csw"], d.case_id, "consent_withdrawn", bad)
     assert d.open() == ["plan"]

@@ -124,6 +124,8 @@ def test_every_type_coerces_to_json_native_values():
     ({**VALID, "name": "a\x00b"}, "name", MESSAGES["nul"]),
     ({**VALID, "memo": "\x00"}, "memo", MESSAGES["nul"]),
     ({**VALID, "lead": "AG1\x00"}, "lead", MESSAGES["nul"]),
+    ({**VALID, "memo": "a\ud800"}, "memo", MESSAGES["nul"]),  # a lone surrogate cannot be stored as UTF-8
+    ({**VALID, "name": "\udfff"}, "name", MESSAGES["nul"]),
     ({**VALID, "name": 12}, "name", MESSAGES["text"]),
     ({**VALID, "name": ["a"]}, "name", MESSAGES["text"]),
     ({**VALID, "name": {"a": 1}}, "name", MESSAGES["text"]),

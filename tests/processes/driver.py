@@ -17,7 +17,7 @@ from typing import Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine import cases, clock, events, tasks
+from engine import cases, clock, events, runtime, tasks
 from engine.actor import Actor
 from engine.bpmn.serializer import decode_state
 from engine.core import Engine
@@ -157,7 +157,12 @@ class Driver:
     def _after(self, step: str) -> None:
         self.steps.append(step)
         if self.track_coverage:
-            coverage.record(taken_pairs(self.workflow()))
+            workflow = self.workflow()
+            coverage.record(taken_pairs(workflow))
+            # runtime.frontier scans task tables instead of walking the tree: same tasks at every step
+            scanned = runtime.frontier(runtime.LiveCase(case=None, workflow=workflow, spec=None))
+            walked = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+            assert {t.id for t in scanned} == {t.id for t in walked}, step
 
 
 def taken_pairs(workflow: Any) -> set[tuple[str, str]]:

@@ -12,6 +12,7 @@ Create Date: 2026-11-27 00:00:00
 """
 import zlib
 
+import zstandard
 from alembic import op
 import sqlalchemy as sa
 
@@ -45,13 +46,20 @@ def _compress(stored):
     return zlib.compress(raw, LEVEL)
 
 
+def _inflate(raw: bytes) -> bytes:
+    """A state written by 0006 (zlib) or later (Zstandard, told by its frame magic)."""
+    if raw[:4] == b"\x28\xb5\x2f\xfd":
+        return zstandard.ZstdDecompressor().decompress(raw)
+    return zlib.decompress(raw)
+
+
 def _decompress(stored):
     if isinstance(stored, str):
         return None  # plain JSON text already
     raw = bytes(stored or b"")
     if not raw:
         return "" if stored is not None else None  # an empty state goes back as empty text
-    return raw.decode("utf-8") if raw[:1] == b"{" else zlib.decompress(raw).decode("utf-8")
+    return raw.decode("utf-8") if raw[:1] == b"{" else _inflate(raw).decode("utf-8")
 
 
 def upgrade() -> None:
@@ -64,7 +72,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _rewrite(lambda stored: None if bytes(stored or b"")[:1] in (b"{", b"") else
-                 zlib.decompress(bytes(stored)), sa.LargeBinary)
+                 _inflate(bytes(stored)), sa.LargeBinary)
         op.alter_column("cases", "state", type_=sa.Text(), existing_type=sa.LargeBinary(),
                         existing_nullable=False, postgresql_using="convert_from(state, 'UTF8')")
     else:
