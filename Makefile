@@ -1,5 +1,10 @@
 # つなぐ (Tsunagu) — the two commands: `make run` and `make test`. Each sets itself up.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreter: the distribution's Python 3.11 when it can make a virtual environment (Debian builds it
+# with profile-guided and link-time optimisation; docs/performance.md has the figures), else python3.11
+# or python3 on PATH.
+PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do \
+            command -v $$p >/dev/null 2>&1 && $$p -c 'import ensurepip, venv' >/dev/null 2>&1 && \
+            { command -v $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)

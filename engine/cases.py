@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -190,18 +190,24 @@ def store_form_record(
     )
 
 
-_USER_NAMES = select(User.id, User.display_name).where(User.id.in_(bindparam("ids", expanding=True)))
-_AGENCY_NAMES = select(Agency.id, Agency.name).where(Agency.id.in_(bindparam("ids", expanding=True)))
+# The names the task views show, in one round trip (assignees and agencies of the open tasks).
+_NAMES = union_all(
+    select(literal_column("'user'").label("kind"), User.id, User.display_name)
+    .where(User.id.in_(bindparam("user_ids", expanding=True))),
+    select(literal_column("'agency'"), Agency.id, Agency.name)
+    .where(Agency.id.in_(bindparam("agency_ids", expanding=True))),
+)
 
 
 def open_task_views(session: Session, case: Case, rows: list[HumanTask]) -> list[TaskView]:
     user_ids = sorted({r.assignee_id for r in rows if r.assignee_id})
     agency_ids = sorted({r.agency_id for r in rows if r.agency_id})
-    connection = session.connection()
-    users = dict(connection.execute(_USER_NAMES, {"ids": user_ids}).tuples().all()) if user_ids else {}
-    agencies = (
-        dict(connection.execute(_AGENCY_NAMES, {"ids": agency_ids}).tuples().all()) if agency_ids else {}
-    )
+    names: dict[str, dict[int, str]] = {"user": {}, "agency": {}}
+    if user_ids or agency_ids:
+        params = {"user_ids": user_ids, "agency_ids": agency_ids}
+        for kind, row_id, name in session.connection().execute(_NAMES, params):
+            names[kind][row_id] = name
+    users, agencies = names["user"], names["agency"]
     return [
         task_view(r, case.case_number, users, agencies, stage=case.stage)
         for r in sorted(rows, key=lambda r: (r.created_at, r.id))

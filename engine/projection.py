@@ -187,9 +187,14 @@ def next_timer(live: LiveCase, waiting: list[Any] | None = None) -> datetime | N
 
 
 def sync(
-    engine: Engine, session: Session, live: LiveCase, extra: Mapping[str, Any] | None = None
+    engine: Engine, session: Session, live: LiveCase, extra: Mapping[str, Any] | None = None,
+    rows_open: bool = True,
 ) -> list[HumanTask]:
-    """Bring ``human_tasks`` and the case's projected columns in line with the workflow; return open tasks."""
+    """Bring ``human_tasks`` and the case's projected columns in line with the workflow; return open tasks.
+
+    ``rows_open=False``: the caller knows the case has no open task row (it just completed the only
+    READY step; open rows are always exactly the READY steps), so the rows are not read.
+    """
     now = clock.now()
     ready: dict[str, Any] = {}
     waiting: list[Any] = []
@@ -202,7 +207,8 @@ def sync(
     # is written by runtime.save.
     with session.no_autoflush:
         connection = session.connection()
-        rows = dict(connection.execute(_OPEN_TASK_IDS, {"case_id": live.case.id}).tuples().all())
+        rows = (dict(connection.execute(_OPEN_TASK_IDS, {"case_id": live.case.id}).tuples().all())
+                if rows_open else {})
         staying = [task_id for spiff_id, task_id in rows.items() if spiff_id in ready]
         gone = [task_id for spiff_id, task_id in rows.items() if spiff_id not in ready]
         row_writes.cancel_tasks(session, gone, "process_moved")

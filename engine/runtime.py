@@ -161,6 +161,11 @@ def frontier(live: LiveCase) -> list[Any]:
     return live.frontier
 
 
+def other_steps_ready(live: LiveCase, task: Any) -> bool:
+    """Whether a people's step other than ``task`` is READY (so other task rows of the case are open)."""
+    return any(t is not task and t._state & TaskState.READY and t.task_spec.manual for t in frontier(live))
+
+
 def check_depth(live: LiveCase) -> None:
     deepest = 0
     for task in frontier(live):

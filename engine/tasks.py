@@ -191,11 +191,12 @@ def complete(
     # Written inside the 支援会議 compartment if the case was confidential when the step was worked on,
     # even when this very step ends the confidentiality (consent obtained).
     in_compartment = case.confidential
+    rows_open = runtime.other_steps_ready(live, spiff_task)  # else the projection need not read the rows
     runtime.run_task(live, spiff_task)
     case_updates.apply(
         session, case, projection.task_meta(live, spiff_task), spiff_task.data, engine.script_engine.budget_s
     )
-    rows = projection.sync(engine, session, live, projection.Names(session, case, actor))
+    rows = projection.sync(engine, session, live, projection.Names(session, case, actor), rows_open)
     runtime.save(engine, session, live)
     if form is not None:
         record_id = store_form_record(

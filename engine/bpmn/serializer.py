@@ -47,15 +47,14 @@ SERIALIZER_VERSION = f"tsunagu-1/spiff-{SPIFF_FORMAT}"
 _NOT_YET = TaskState.PREDICTED_MASK | TaskState.FUTURE  # MAYBE, LIKELY, FUTURE
 
 
-def _memo_key(task: Any) -> tuple[Any, ...] | None:
+def _memo_key(task: Any, parent: Any) -> tuple[Any, ...] | None:
     """What a task's dict is made of that can still change, or None when it must be converted afresh.
 
     A completed or cancelled task keeps its data, parent and state; converting it again on every save
     (and diffing its data against its parent's) is most of the cost of serializing a long case. A
     predicted task without data (about half the tasks of a live case) changes only with its state,
-    links or its parent's data keys.
+    links or its parent's data keys. ``parent``: the task's parent task (None for a root).
     """
-    parent = task.parent
     state = task._state
     if state & TaskState.FINISHED_MASK and (parent is None or parent._state & TaskState.FINISHED_MASK):
         # a finished task's delta is taken against its parent's data, which stays put only once the
@@ -69,9 +68,8 @@ def _memo_key(task: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _fresh_task_dict(task: Any) -> dict[str, Any]:
+def _fresh_task_dict(task: Any, parent: Any) -> dict[str, Any]:
     """SpiffWorkflow's TaskConverter.to_dict (data stored as a delta against the parent), with typename."""
-    parent = task.parent
     if parent is None:
         data, delta = task.data, {}
     else:
@@ -96,15 +94,17 @@ def _fresh_task_dict(task: Any) -> dict[str, Any]:
 def _task_entries(tasks: dict[Any, Any]) -> dict[str, Any]:
     """``{task id: task dict}`` of a workflow's tasks; memoised tasks also keep their id's text."""
     out = {}
+    parent_of = tasks.get  # a task's parent is in the same workflow's table (Task.parent looks there too)
     for task in tasks.values():
-        key = _memo_key(task)
+        parent = parent_of(task._parent)
+        key = _memo_key(task, parent)
         if key is None:
-            converted = _fresh_task_dict(task)
+            converted = _fresh_task_dict(task, parent)
             out[converted["id"]] = converted
             continue
         memo = getattr(task, "_tsunagu_memo", None)
         if memo is None or memo[0] != key:
-            converted = _fresh_task_dict(task)
+            converted = _fresh_task_dict(task, parent)
             memo = task._tsunagu_memo = (key, converted, converted["id"])
         out[memo[2]] = memo[1]
     return out
@@ -114,7 +114,7 @@ class MemoTaskConverter(TaskConverter):
     """Task conversion through the registry, reusing a task's dict while nothing it is made of changed."""
 
     def to_dict(self, task: Any) -> dict[str, Any]:
-        key = _memo_key(task)
+        key = _memo_key(task, task.parent)
         if key is None:
             return super().to_dict(task)
         memo = getattr(task, "_tsunagu_memo", None)

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
 from engine.db import begin_write
@@ -28,31 +25,10 @@ from engine.models import Case, HumanTask
 from engine.row_writes import cancel_tasks, flush_case, insert_task, update_task
 from tests.support import factories
 from tests.support.referral10 import referral_files
+from tests.support.sql_capture import captured
 
 CASES = Case.__table__
 TASKS = HumanTask.__table__
-
-
-@dataclass
-class Sent:
-    statement: str
-    executemany: bool
-
-
-@contextmanager
-def captured(session: Session) -> Iterator[list[Sent]]:
-    """The statements the session's engine sends to the database while the block runs."""
-    sent: list[Sent] = []
-    bind = session.get_bind()
-
-    def listener(_conn, _cursor, statement, _parameters, _context, executemany) -> None:  # noqa: ANN001
-        sent.append(Sent(statement, executemany))
-
-    event.listen(bind, "before_cursor_execute", listener)
-    try:
-        yield sent
-    finally:
-        event.remove(bind, "before_cursor_execute", listener)
 
 
 def set_columns(statement: str) -> set[str]:

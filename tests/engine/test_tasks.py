@@ -12,6 +12,7 @@ from engine.models import AuditEvent, Case, FormRecord, HumanTask, TaskDraft
 from tests.support import factories
 from tests.support.bpmn_builder import ProcessBuilder
 from tests.support.referral10 import referral_files
+from tests.support.sql_capture import captured
 
 
 @pytest.fixture
@@ -52,6 +53,24 @@ def test_complete_moves_case_and_records_one_audit_event(world, engine, write, r
         row = s.get(HumanTask, task_id)
         assert row.status == "completed" and row.completed_by_id == people["win"].user_id
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == before + 1
+
+
+def test_completing_the_only_open_step_reads_no_task_rows_and_deletes_no_draft(world, engine, write, read):
+    """Open task rows are exactly the READY steps: with no other step READY the projection has no row to
+    read, and the lock query already said whether a draft exists (the driver of the path tests checks
+    the invariant after every step)."""
+    people, started = world
+    task_id = started.open_tasks[0].id
+    with write() as s, captured(s) as sent:
+        result = tasks.complete(engine, s, people["win"], task_id, {"action": "refer"})
+    statements = [x.statement.lstrip() for x in sent]
+    assert not [st for st in statements if st.startswith("SELECT human_tasks.spiff_task_id")]
+    assert not [st for st in statements if st.startswith("DELETE FROM task_drafts")]
+    assert [t.title for t in result.open_tasks] == ["同意確認"]
+    with read() as s:
+        open_rows = s.scalars(select(HumanTask).where(HumanTask.case_id == started.case_id,
+                                                      HumanTask.status == "open")).all()
+        assert [r.title for r in open_rows] == ["同意確認"]
 
 
 def test_second_completion_is_a_conflict_naming_who_acted_first(world, engine, write):

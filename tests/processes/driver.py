@@ -163,6 +163,10 @@ class Driver:
             scanned = runtime.frontier(runtime.LiveCase(case=None, workflow=workflow, spec=None))
             walked = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
             assert {t.id for t in scanned} == {t.id for t in walked}, step
+            # the projection's invariant (tasks.complete relies on it to skip reading the rows): the open
+            # task rows are exactly the READY people's steps
+            ready = {str(t.id) for t in walked if t.state == TaskState.READY and t.task_spec.manual}
+            assert {t.spiff_task_id for t in self.open_tasks()} == ready, step
 
 
 def taken_pairs(workflow: Any) -> set[tuple[str, str]]:
