@@ -5,16 +5,23 @@ opens or cancels, and the case row with its state. Through the ORM's flush each 
 the statement itself (the unit of work sorts, diffs and bookkeeps objects), and the completion is
 CPU-bound, so these writes are issued directly. The ORM objects stay true: every written value is
 set on the object as its committed value, so nothing is written twice and later reads in the same
-session see it. The case row keeps its optimistic version check (``WHERE version = :old``); a lost
-race raises :class:`~engine.errors.Conflict` exactly as the ORM's ``StaleDataError`` did.
+session see it. Inserted task rows join the session as persistent objects, so a later query in the
+same transaction (a hook reassigning the new steps) updates the very objects the caller returns. The
+case row keeps its optimistic version check (``WHERE version = :old``); a lost race raises
+:class:`~engine.errors.Conflict` exactly as the ORM's ``StaleDataError`` did.
+
+**Savepoints.** A rolled-back savepoint makes the ORM expire only the objects it flushed itself, so the
+objects written here are remembered per session: after a savepoint rolls back they are expired (they
+reload from the database) and the rows inserted inside it are removed from the session; a full
+rollback expires everything anyway.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, inspect, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -26,12 +33,14 @@ _CASES = Case.__table__
 _INSERT_TASK = _TASKS.insert().returning(_TASKS.c.id)
 _CASE_COLUMNS = frozenset(c.key for c in _CASES.columns) - {"id", "version"}
 _TASK_COLUMNS = frozenset(c.key for c in _TASKS.columns) - {"id"}
-_update_cache: dict[tuple[str, frozenset[str]], Any] = {}
+_update_cache: dict[tuple[str, frozenset[str], bool], Any] = {}
+_WRITTEN = "tsunagu_row_writes"  # session.info: [(object, inserted?)] written in the open transaction
+_MARKS = "tsunagu_row_writes_marks"  # session.info: savepoint → how many were written before it began
 
 
 def _update_statement(table: Any, columns: frozenset[str], versioned: bool) -> Any:
     """One statement object per (table, set of columns): SQLAlchemy caches its compiled form on it."""
-    key = (table.name, columns)
+    key = (table.name, columns, versioned)
     stmt = _update_cache.get(key)
     if stmt is None:
         where = table.c.id == bindparam("_id")
@@ -52,6 +61,36 @@ def _mark_written(session: Session, obj: Any, values: dict[str, Any]) -> None:
     state = inspect(obj)
     if state.modified and not state.committed_state and state.key is not None:
         state._commit_all(state.dict, session.identity_map)  # noqa: SLF001 - what flush() does after writing
+    session.info.setdefault(_WRITTEN, []).append((obj, False))
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _savepoint_mark(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[id(transaction)] = len(session.info.get(_WRITTEN, []))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _savepoint_rolled_back(session: Session, previous: Any) -> None:
+    """Objects written inside a rolled-back savepoint reload from the database; its inserted rows go."""
+    if not previous.nested:
+        return
+    mark = session.info.get(_MARKS, {}).pop(id(previous), 0)
+    written = session.info.get(_WRITTEN, [])
+    for obj, inserted in written[mark:]:
+        if obj in session:
+            if inserted:
+                session.expunge(obj)
+            else:
+                session.expire(obj)
+    del written[mark:]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the whole transaction ended (a full rollback expires everything)
+        session.info.pop(_WRITTEN, None)
+        session.info.pop(_MARKS, None)
 
 
 def update_task(session: Session, task: HumanTask, **values: Any) -> None:
@@ -78,10 +117,13 @@ def cancel_tasks(session: Session, task_ids: list[int], reason: str) -> None:
 
 
 def insert_task(session: Session, values: dict[str, Any]) -> HumanTask:
-    """Insert a task row; return it as a (detached-style, not session-tracked) object with its id."""
+    """Insert a task row; return it as a persistent object of the session, with its id."""
     task_id = session.connection().execute(_INSERT_TASK, values).scalar_one()
     row = HumanTask(**values)
     row.id = task_id
+    make_transient_to_detached(row)  # its attributes count as loaded, as if read by a query
+    session.add(row)
+    session.info.setdefault(_WRITTEN, []).append((row, True))
     return row
 
 

@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -50,7 +50,9 @@ class LiveCase:
 def _lock_statement(session: Session, *where: Any) -> Any:
     stmt = select(Case).where(*where).execution_options(populate_existing=True)
     if is_postgresql(session):
-        stmt = stmt.with_for_update(of=Case)
+        # FOR NO KEY UPDATE: excludes every other writer of the case, but not the KEY SHARE locks that
+        # foreign-key checks take (an escalation or a note inserted for the case need not wait)
+        stmt = stmt.with_for_update(of=Case, key_share=True)
     return stmt
 
 
@@ -59,14 +61,17 @@ def _task_case_lock_statement(visible: Any, postgresql: bool) -> Any:
     # One statement object per visibility filter (policy.case_filter keeps those per actor and minute):
     # SQLAlchemy memoizes a statement's cache key on the object, so a reused statement is not walked
     # again on every completion (a fresh one cost about 0.3 ms with the policy's EXISTS clauses).
-    # The task row comes in the same round trip (re-read: populate_existing), and whether it has a draft
-    # (completing deletes it; most tasks have none).
-    draft = exists().where(TaskDraft.human_task_id == HumanTask.id)
+    # The task row comes in the same round trip (re-read: populate_existing), and on SQLite whether it has
+    # a draft (completing deletes it; most tasks have none). On PostgreSQL the draft is always deleted: a
+    # subquery is evaluated in the statement's snapshot, which may predate the wait for the lock, so a
+    # draft saved meanwhile would be missed.
+    # PostgreSQL: the task row is locked too, so that a caller who waited for the lock reads the row as
+    # the winner committed it (a row of a table not locked would come from the statement's snapshot);
+    # FOR NO KEY UPDATE, as in _lock_statement.
+    draft = literal(True) if postgresql else exists().where(TaskDraft.human_task_id == HumanTask.id)
     stmt = (select(Case, HumanTask, draft).join(HumanTask, HumanTask.case_id == Case.id)
             .where(HumanTask.id == bindparam("task_id"), visible).execution_options(populate_existing=True))
-    # PostgreSQL: the task row is locked too, so that a caller who waited for the lock reads the row as
-    # the winner committed it (a row of a table not locked would come from the statement's snapshot).
-    return stmt.with_for_update(of=(Case, HumanTask)) if postgresql else stmt
+    return stmt.with_for_update(of=(Case, HumanTask), key_share=True) if postgresql else stmt
 
 
 def lock_visible_task_case(session: Session, task_id: int,

@@ -15,7 +15,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, event, func, select
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -216,6 +216,12 @@ AGENCY_IDS = "tsunagu_agency_ids"
 
 def known_agency_ids(session: Session) -> dict[str, int]:
     return session.info.setdefault(AGENCY_IDS, {})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_agency_ids(session: Session, _transaction: Any) -> None:
+    """Kept for one transaction (or savepoint) only: an agency created in a rolled-back one is gone."""
+    session.info.pop(AGENCY_IDS, None)
 _USERS_NAMED = (select(User.username, User.display_name, UserRole.role)
                 .outerjoin(UserRole, UserRole.user_id == User.id)
                 .where(User.username.in_(bindparam("usernames", expanding=True)), User.active.is_(True)))

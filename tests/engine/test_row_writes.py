@@ -311,7 +311,9 @@ def test_insert_task_returns_an_object_with_the_row_id_and_values(started, write
         row = insert_task(s, values)
         assert isinstance(row.id, int) and row.id != started.open_tasks[0].id
         assert {name: getattr(row, name) for name in values} == values
-        assert row not in s and not s.new  # not tracked by the session: it writes nothing more
+        # a persistent object of the session (what a later query in the transaction returns), clean
+        assert row in s and not s.new and not s.dirty
+        assert s.scalar(select(HumanTask).where(HumanTask.id == row.id)) is row
         stored = dict(s.connection().execute(select(TASKS).where(TASKS.c.id == row.id)).mappings().one())
         assert stored == {**values, "id": row.id}
         row_id = row.id
@@ -319,3 +321,39 @@ def test_insert_task_returns_an_object_with_the_row_id_and_values(started, write
         stored = s.get(HumanTask, row_id)
         assert (stored.title, stored.spiff_task_id, stored.status) == ("追加の手順", values["spiff_task_id"],
                                                                        "open")
+
+
+# --- savepoints ------------------------------------------------------------------------------------------
+
+
+def test_a_rolled_back_savepoint_leaves_no_written_value_on_the_objects(started, people, write, read,
+                                                                          frozen_clock):
+    """The web layer runs a completion in a savepoint and shows the task again when it fails: what was
+    written inside must not linger on the session's objects (they reload), and rows inserted inside
+    leave the session."""
+    task_id = started.open_tasks[0].id
+    with write() as s:
+        task = s.get(HumanTask, task_id)
+        case = s.get(Case, started.case_id)
+        version, step = case.version, case.current_step
+        values = dict(s.connection().execute(select(TASKS).where(TASKS.c.id == task_id)).mappings().one())
+        del values["id"]
+        values.update(spiff_task_id=str(uuid.uuid4()), element_id="extra")
+
+        class Failed(Exception):
+            pass
+
+        with pytest.raises(Failed), s.begin_nested():
+            update_task(s, task, status="completed", completed_at=frozen_clock.now())
+            case.current_step = "途中"
+            flush_case(s, case)
+            inserted = insert_task(s, values)
+            raise Failed
+        assert (task.status, task.completed_at) == ("open", None)
+        assert (case.version, case.current_step) == (version, step)
+        assert inserted not in s
+        case.current_step = "後から"  # the ORM's own flush still finds the version it expects
+        s.flush()
+    with read() as s:
+        assert s.get(Case, started.case_id).current_step == "後から"
+        assert s.get(HumanTask, task_id).status == "open"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import compartments
 from engine.models import FormRecord, HumanTask, TaskDraft
@@ -198,6 +198,31 @@ def test_completing_the_last_step_says_the_case_ended(referral, read):
     assert "は終了しました" in client.get(response.headers["Location"]).get_data(as_text=True)
     with read() as s:
         assert s.scalar(select(HumanTask.id).where(HumanTask.status == "open")) is None
+
+
+def test_a_completion_refused_after_the_writes_shows_the_open_task_again(referral, monkeypatch, read):
+    """A check that fails late (an after-submission hook, after the task, the case and the next step
+    were written) rolls the attempt back: the page shows the same open task with its form and the
+    message, not a completed task, and nothing of the attempt stays in the database."""
+    from engine import hooks
+    from engine.errors import Invalid
+
+    def refuse(_submission):  # type: ignore[no-untyped-def]
+        raise Invalid({"note": ["後段の確認で受け付けられませんでした。"]})
+
+    started, client = referral
+    task_id = started.open_tasks[0].id
+    monkeypatch.setattr(hooks, "after_submission", refuse)
+    response = _complete(client, task_id, action="refer", note="確認待ち")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "後段の確認で受け付けられませんでした。" in html and 'class="task-form"' in html
+    assert "に完了しました" not in html and "確認待ち" in html
+    with read() as s:
+        assert s.get(HumanTask, task_id).status == "open"
+        assert s.scalar(select(func.count()).select_from(HumanTask)) == 1  # no next step left behind
+    monkeypatch.undo()
+    assert _complete(client, task_id, action="refer").status_code == 302
 
 
 def test_a_second_completion_is_a_conflict_naming_who_and_keeping_the_input(referral, world, read):
