@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .actor import Actor
-from .db import WRITE_OPTION, begin_write, is_postgresql
+from .db import WRITE_OPTION, begin_write, is_postgresql, savepoint_journal
 from .errors import NotAllowed, NotFound
 from .models import AuditEvent, AuditHead
 
@@ -50,7 +50,6 @@ PENDING = "tsunagu_audit_pending"
 COUNT = "tsunagu_audit_count"
 DENIED = "tsunagu_audit_denied"
 FOLDED = "tsunagu_audit_folded"
-_MARKS = "tsunagu_audit_savepoints"
 _COMMITTED = "tsunagu_audit_committed"
 _DEFERRED = "tsunagu_audit_deferred"
 KEY_ENV = "TSUNAGU_AUDIT_KEY"
@@ -235,22 +234,14 @@ def _before_commit(session: Session) -> None:
         _append(session, items)
 
 
-@event.listens_for(Session, "after_transaction_create")
-def _savepoint_mark(session: Session, transaction: Any) -> None:
-    if transaction.nested:
-        session.info.setdefault(_MARKS, {})[id(transaction)] = len(session.info.get(PENDING, []))
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _savepoint_rolled_back(session: Session, previous: Any) -> None:
+def _savepoint_rolled_back(session: Session, inner: list[Any]) -> list[Any]:
     """A rolled-back savepoint takes the events recorded inside it along (refusals stay)."""
-    mark = session.info.get(_MARKS, {}).pop(id(previous), None)
-    if not previous.nested or mark is None:
-        return
-    pending = session.info.get(PENDING, [])
-    dropped = [p for p in pending[mark:] if not p[0]]
-    pending[mark:] = [p for p in pending[mark:] if p[0]]
-    session.info[COUNT] = session.info.get(COUNT, 0) - len(dropped)
+    kept = [p for p in inner if p[0]]
+    session.info[COUNT] = session.info.get(COUNT, 0) - (len(inner) - len(kept))
+    return kept
+
+
+savepoint_journal(PENDING, _savepoint_rolled_back)
 
 
 @event.listens_for(Session, "after_commit")
@@ -265,7 +256,7 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
     committed = session.info.pop(_COMMITTED, False)
     deferred = session.info.pop(_DEFERRED, None) or []
     pending = session.info.pop(PENDING, None) or []
-    for key in (COUNT, DENIED, FOLDED, _MARKS):
+    for key in (COUNT, DENIED, FOLDED):
         session.info.pop(key, None)
     items = list(deferred) if committed else []
     items += [item for denied, item in pending if denied]

@@ -9,7 +9,7 @@ request, a scheduler job, the CLI) owns the session and commits or rolls back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,3 +91,32 @@ def transaction(factory: sessionmaker[Session], write: bool = False) -> Iterator
         raise
     finally:
         session.close()
+
+
+def savepoint_journal(key: str, undo: Callable[[Session, list[Any]], list[Any]]) -> None:
+    """Keep the list ``session.info[key]`` in step with savepoints.
+
+    When a savepoint rolls back, the entries appended to the list inside it are given to ``undo``,
+    which undoes what they stand for and returns the entries to keep. Used by the audit trail (events
+    recorded inside the savepoint go, refusals stay) and by engine.row_writes (objects written inside
+    it reload from the database).
+    """
+    marks = f"{key}:savepoints"
+
+    @event.listens_for(Session, "after_transaction_create")
+    def _mark(session: Session, transaction: Any) -> None:
+        if transaction.nested:
+            session.info.setdefault(marks, {})[id(transaction)] = len(session.info.get(key, []))
+
+    @event.listens_for(Session, "after_soft_rollback")
+    def _rolled_back(session: Session, previous: Any) -> None:
+        mark = session.info.get(marks, {}).pop(id(previous), None)
+        if not previous.nested or mark is None:
+            return
+        entries = session.info.get(key, [])
+        entries[mark:] = undo(session, entries[mark:])
+
+    @event.listens_for(Session, "after_transaction_end")
+    def _ended(session: Session, transaction: Any) -> None:
+        if transaction.parent is None:
+            session.info.pop(marks, None)

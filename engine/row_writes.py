@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from .db import savepoint_journal
 from .errors import Conflict
 from .models import Case, HumanTask
 
@@ -35,7 +36,6 @@ _CASE_COLUMNS = frozenset(c.key for c in _CASES.columns) - {"id", "version"}
 _TASK_COLUMNS = frozenset(c.key for c in _TASKS.columns) - {"id"}
 _update_cache: dict[tuple[str, frozenset[str], bool], Any] = {}
 _WRITTEN = "tsunagu_row_writes"  # session.info: [(object, inserted?)] written in the open transaction
-_MARKS = "tsunagu_row_writes_marks"  # session.info: savepoint → how many were written before it began
 
 
 def _update_statement(table: Any, columns: frozenset[str], versioned: bool) -> Any:
@@ -64,33 +64,24 @@ def _mark_written(session: Session, obj: Any, values: dict[str, Any]) -> None:
     session.info.setdefault(_WRITTEN, []).append((obj, False))
 
 
-@event.listens_for(Session, "after_transaction_create")
-def _savepoint_mark(session: Session, transaction: Any) -> None:
-    if transaction.nested:
-        session.info.setdefault(_MARKS, {})[id(transaction)] = len(session.info.get(_WRITTEN, []))
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _savepoint_rolled_back(session: Session, previous: Any) -> None:
+def _savepoint_rolled_back(session: Session, inner: list[Any]) -> list[Any]:
     """Objects written inside a rolled-back savepoint reload from the database; its inserted rows go."""
-    if not previous.nested:
-        return
-    mark = session.info.get(_MARKS, {}).pop(id(previous), 0)
-    written = session.info.get(_WRITTEN, [])
-    for obj, inserted in written[mark:]:
+    for obj, inserted in inner:
         if obj in session:
             if inserted:
                 session.expunge(obj)
             else:
                 session.expire(obj)
-    del written[mark:]
+    return []
+
+
+savepoint_journal(_WRITTEN, _savepoint_rolled_back)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # the whole transaction ended (a full rollback expires everything)
         session.info.pop(_WRITTEN, None)
-        session.info.pop(_MARKS, None)
 
 
 def update_task(session: Session, task: HumanTask, **values: Any) -> None:

@@ -173,3 +173,32 @@ def test_a_read_transaction_is_not_a_writer(read):
     with read() as s:
         s.execute(select(func.count()).select_from(Agency))
         assert not s.connection().get_execution_options().get(WRITE_OPTION)
+
+
+def test_a_savepoint_journal_undoes_the_entries_of_a_rolled_back_savepoint(write):
+    """savepoint_journal: entries appended inside a rolled-back savepoint go to ``undo``, which says
+    which to keep; a released savepoint keeps everything; entries before the savepoint are untouched."""
+    from engine.db import savepoint_journal
+
+    key = "test_journal_entries"
+    undone: list[list[str]] = []
+
+    def undo(_session, inner):  # type: ignore[no-untyped-def]
+        undone.append(list(inner))
+        return [e for e in inner if e.startswith("keep")]
+
+    savepoint_journal(key, undo)
+    with write() as s:
+        journal = s.info.setdefault(key, [])
+        journal.append("before")
+        with s.begin_nested():
+            journal.append("released")
+        try:
+            with s.begin_nested():
+                journal.extend(["dropped", "keep-refusal"])
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert journal == ["before", "released", "keep-refusal"]
+        assert undone == [["dropped", "keep-refusal"]]
+        s.info.pop(key)
