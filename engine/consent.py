@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, clock, policy, runtime
@@ -29,7 +29,7 @@ from .db import begin_write
 from .errors import Conflict, Invalid, NotAllowed
 from .models import Agency, Case, CaseRole, Consent, ConsentRecipient, HumanTask, Meeting, MeetingCase, User
 from .policy_matrix import MATRIX_FILE
-from .users import known_agency_ids
+from .users import agency_ids
 
 ALL = "all"
 
@@ -100,20 +100,9 @@ def _status(data: dict[str, Any]) -> str:
         else "unconfirmed"
 
 
-_AGENCY_IDS = select(Agency.code, Agency.id).where(Agency.code.in_(bindparam("codes", expanding=True)))
 # Core statements: the consent of a form step is written inside the completion (engine/row_writes.py).
 _INSERT_CONSENT = Consent.__table__.insert().returning(Consent.__table__.c.id)
 _INSERT_RECIPIENTS = ConsentRecipient.__table__.insert()
-
-
-def agency_ids(session: Session, codes: list[str]) -> dict[str, int]:
-    """Agency code → id for the codes that name an agency (validation of the submission usually found
-    them already: engine.users.known_agency_ids)."""
-    known = known_agency_ids(session)
-    missing = sorted({c for c in codes if c not in known})
-    if missing:
-        known.update(session.connection().execute(_AGENCY_IDS, {"codes": missing}).tuples().all())
-    return {c: known[c] for c in codes if c in known}
 
 
 def create_consent(session: Session, actor: Actor, case: Case, data: dict[str, Any],

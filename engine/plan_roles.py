@@ -16,9 +16,10 @@ from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from . import clock
-from .consent import agency_ids, config
+from .consent import config
 from .errors import Invalid
 from .models import Case, CaseRole
+from .users import agency_ids
 
 # Core statements, built once: proposing and approving run inside the completion of a form step.
 _ROLES = CaseRole.__table__

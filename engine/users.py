@@ -218,6 +218,19 @@ def known_agency_ids(session: Session) -> dict[str, int]:
     return session.info.setdefault(AGENCY_IDS, {})
 
 
+_AGENCY_IDS = select(Agency.code, Agency.id).where(Agency.code.in_(bindparam("codes", expanding=True)))
+
+
+def agency_ids(session: Session, codes: list[str]) -> dict[str, int]:
+    """Agency code → id for the codes that name an agency (validation of the submission usually found
+    them already: :func:`known_agency_ids`)."""
+    known = known_agency_ids(session)
+    missing = sorted({c for c in codes if c not in known})
+    if missing:
+        known.update(session.connection().execute(_AGENCY_IDS, {"codes": missing}).tuples().all())
+    return {c: known[c] for c in codes if c in known}
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget_agency_ids(session: Session, _transaction: Any) -> None:
     """Kept for one transaction (or savepoint) only: an agency created in a rolled-back one is gone."""

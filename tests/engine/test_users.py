@@ -75,3 +75,25 @@ def test_prefetched_lookups_answer_the_same_in_one_query_per_kind(read, staff):
         assert "AG-OFF" not in lazy.agencies and "AG-NONE" not in lazy.agencies
         assert lazy.users.get("csw1") == ("架空 CSW", frozenset({"csw", "agency_staff"}))
         assert lazy.users.get("gone") is None and lazy.users.get("nobody") is None
+
+
+def test_agency_ids_reuse_what_validation_looked_up_within_one_transaction(write, staff):
+    """Hooks after a submission (consent recipients, plan roles) get agency ids without a query when the
+    submission's validation already looked the codes up; the memo ends with the transaction, so an
+    agency created in a rolled-back savepoint is not remembered."""
+    with write() as s:
+        first = factories.agency(s, "AG-MEMO1")
+        lookups = users.submission_lookups(s)
+        lookups.prefetch({"AG-MEMO1"}, set())
+        assert users.known_agency_ids(s) == {"AG-MEMO1": first.id}
+        assert users.agency_ids(s, ["AG-MEMO1", "AG-NONE", "AG-MEMO1"]) == {"AG-MEMO1": first.id}
+        try:
+            with s.begin_nested():
+                gone = factories.agency(s, "AG-MEMO2")
+                s.flush()
+                assert users.agency_ids(s, ["AG-MEMO2"]) == {"AG-MEMO2": gone.id}
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert "AG-MEMO2" not in users.known_agency_ids(s)
+        assert users.agency_ids(s, ["AG-MEMO2"]) == {}
