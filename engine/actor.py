@@ -21,6 +21,7 @@ class Actor:
     agency_id: int | None
     roles: frozenset[str] = field(default_factory=frozenset)
     request_id: str | None = None
+    client_ip: str | None = None  # the web request's client address, recorded with its audit events
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)

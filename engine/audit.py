@@ -91,6 +91,8 @@ def _canonical(event: Any) -> bytes:
     payload = [event.id, clock.ensure_utc(event.at).isoformat(), event.user_id, event.username,
                event.agency_id, event.role, event.action, event.object_type, event.object_id, event.case_id,
                event.task_id, bool(event.allowed), event.request_id, event.detail, event.prev_hash]
+    if event.client_ip is not None:  # events before migration 0007 had none: their hashes stay valid
+        payload.append(event.client_ip)
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
@@ -154,7 +156,8 @@ def _item(actor: Actor, action: str, object_type: str, object_id: Any, *, case_i
             "agency_id": actor.agency_id, "role": actor.primary_role or ("system" if actor.is_system else ""),
             "action": action[:60], "object_type": object_type[:40], "object_id": str(object_id or "")[:80],
             "case_id": _db_int(case_id), "task_id": _db_int(task_id), "allowed": allowed,
-            "request_id": (actor.request_id or "")[:64], "detail": detail or {}}
+            "request_id": (actor.request_id or "")[:64], "client_ip": (actor.client_ip or "")[:45] or None,
+            "detail": detail or {}}
 
 
 def record(session: Session, actor: Actor, action: str, object_type: str, object_id: str = "", *,

@@ -26,7 +26,7 @@ MAX_PER_PAGE = 500
 MAX_EXPORT = 100_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 COLUMNS = ("id", "at", "user_id", "username", "agency_id", "role", "action", "object_type", "object_id",
-           "case_id", "task_id", "allowed", "request_id", "detail")
+           "case_id", "task_id", "allowed", "request_id", "client_ip", "detail")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class AuditRow:
     allowed: bool
     request_id: str
     detail: dict[str, Any]
+    client_ip: str | None = None
 
     @property
     def at_local(self) -> str:
@@ -108,7 +109,8 @@ def _where(f: Filters) -> ColumnElement[bool]:
 
 def _row(e: AuditEvent) -> AuditRow:
     return AuditRow(e.id, e.at, e.user_id, e.username, e.agency_id, e.role, e.action, e.object_type,
-                    e.object_id, e.case_id, e.task_id, bool(e.allowed), e.request_id, dict(e.detail or {}))
+                    e.object_id, e.case_id, e.task_id, bool(e.allowed), e.request_id, dict(e.detail or {}),
+                    e.client_ip)
 
 
 @audit.guarded("audit.read", "audit_log")
@@ -147,7 +149,7 @@ def export_csv(session: Session, actor: Actor, filters: Filters | None = None) -
         row = _row(e)
         values = [row.id, row.at_local, row.user_id, row.username, row.agency_id, row.role, row.action,
                   row.object_type, row.object_id, row.case_id, row.task_id,
-                  "allow" if row.allowed else "deny", row.request_id, _detail_text(row.detail)]
+                  "allow" if row.allowed else "deny", row.request_id, row.client_ip, _detail_text(row.detail)]
         writer.writerow([neutralise(v) for v in values])
         count += 1
     audit.record(session, actor, "audit.export", "audit_log", detail={"filters": f.used(), "rows": count})

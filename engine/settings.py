@@ -54,6 +54,9 @@ class EngineSettings:
     session_idle_minutes: int = 15
     session_absolute_hours: int = 8
     secure_cookies: bool = True
+    # How many reverse proxies in front of the app set X-Forwarded-For (0: none; the client address
+    # recorded in audit events is then the socket's peer).
+    trusted_proxies: int = 0
     demo_password: str = ""
     log_level: str = "INFO"
 

@@ -48,9 +48,9 @@ class UserInfo:
     active: bool
 
 
-def actor_for(user: User, request_id: str | None = None) -> Actor:
+def actor_for(user: User, request_id: str | None = None, client_ip: str | None = None) -> Actor:
     return Actor(user_id=user.id, username=user.username, display_name=user.display_name,
-                 agency_id=user.agency_id, roles=user.roles, request_id=request_id)
+                 agency_id=user.agency_id, roles=user.roles, request_id=request_id, client_ip=client_ip)
 
 
 def info(user: User) -> UserInfo:

@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from engine.core import build_engine
@@ -58,6 +59,8 @@ def create_app(settings: EngineSettings | None = None, *, db_engine=None) -> Fla
     db = db_engine or make_engine(settings.database_url)
     init_state(app, WebState(engine=build_engine(settings), db=db, sessions=make_session_factory(db)))
     init_security(app, settings.secure_cookies)
+    if settings.trusted_proxies > 0:  # the client address comes from X-Forwarded-For, set by the proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     init_request_db(app)
     init_errors(app)
     init_filters(app)

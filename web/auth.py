@@ -72,7 +72,7 @@ def _load_actor() -> None:
     elif "uid" in session:
         user = _load_session_user(settings.session_idle_minutes * 60, settings.session_absolute_hours * 3600)
     g.user = user
-    g.actor = users.actor_for(user, g.get("request_id")) if user is not None else None
+    g.actor = users.actor_for(user, g.get("request_id"), g.get("client_ip")) if user is not None else None
     if g.actor is None and request.endpoint not in PUBLIC_ENDPOINTS:
         if request.path.startswith("/api/"):
             abort(401)
@@ -103,7 +103,8 @@ def login():  # type: ignore[no-untyped-def]
     now = time.time()
     session.update(uid=user.id, epoch=user.session_epoch, login=now, seen=now)
     session.permanent = False
-    audit.record(db, users.actor_for(user, g.get("request_id")), "auth.login", "user", str(user.id))
+    audit.record(db, users.actor_for(user, g.get("request_id"), g.get("client_ip")), "auth.login", "user",
+                 str(user.id))
     return redirect(_safe_next(request.form.get("next")))
 
 

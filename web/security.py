@@ -30,6 +30,7 @@ def uses_bearer_token() -> bool:
 
 def _request_id() -> None:
     g.request_id = secrets.token_hex(8)
+    g.client_ip = (request.remote_addr or "")[:45] or None  # behind trusted proxies: what they forwarded
 
 
 def _refuse_nul() -> None:

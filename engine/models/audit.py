@@ -30,6 +30,8 @@ class AuditEvent(Base):
     task_id: Mapped[int | None]
     allowed: Mapped[bool] = mapped_column(default=True)
     request_id: Mapped[str] = mapped_column(String(64), default="")
+    # the request's client address (IPv6 at most 45 characters); None outside web requests (0007)
+    client_ip: Mapped[str | None] = mapped_column(String(45))
     detail: Mapped[dict]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

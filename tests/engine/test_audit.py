@@ -27,6 +27,8 @@ from tests.support.referral10 import FORMS_DIR, referral_files
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = Actor(user_id=None, username="alice", display_name="監査テスト", agency_id=None,
               roles=frozenset({"window"}), request_id="req-1")
+ALICE_WEB = Actor(user_id=None, username="alice", display_name="監査テスト", agency_id=None,
+                  roles=frozenset({"window"}), request_id="req-2", client_ip="192.0.2.10")
 
 
 def fill(write, n: int, per_tx: int = 7) -> None:
@@ -38,8 +40,8 @@ def fill(write, n: int, per_tx: int = 7) -> None:
                 if done % 5 == 4:
                     audit.deny(s, ALICE, "case.read", "case", done, case_id=done)
                 else:
-                    audit.record(s, ALICE, "case.read", "case", str(done), case_id=done,
-                                 detail={"fields": ["a"]})
+                    audit.record(s, ALICE_WEB if done % 3 else ALICE, "case.read", "case", str(done),
+                                 case_id=done, detail={"fields": ["a"]})
                 done += 1
 
 
@@ -134,7 +136,7 @@ EDITS = {
     "at": lambda v: v + timedelta(seconds=1),
     "role": lambda v: "coordinator", "case_id": lambda v: (v or 0) + 1, "request_id": lambda v: "forged",
     "user_id": lambda v: 42, "agency_id": lambda v: 7, "object_type": lambda v: "task",
-    "task_id": lambda v: 3,
+    "task_id": lambda v: 3, "client_ip": lambda v: None if v else "198.51.100.9",
     "hash": lambda v: "f" * 64, "prev_hash": lambda v: "0" * 64,
 }
 
@@ -220,6 +222,29 @@ def test_one_hundred_random_tamper_trials_are_all_detected(db, write, read):
         assert audit.verify(s).ok, "a trial leaked out of its rolled-back transaction"
     print(f"\naudit tamper trials: {detected}/100 detected; by kind {dict(sorted(kinds.items()))}")
     assert detected == 100 and len(kinds) >= 8
+
+
+def test_the_client_address_is_chained_and_events_without_one_hash_as_before(db, write, read):
+    """Events of web requests carry the client's address inside the hash; an event without one (the
+    scheduler, the command line, every event before migration 0007) hashes exactly as before it."""
+    with write() as s:
+        audit.record(s, ALICE_WEB, "case.read", "case", "1", case_id=1)
+        audit.record(s, ALICE, "case.read", "case", "2", case_id=2)
+    with read() as s:
+        web, other = _rows(s)[-2:]
+        assert (web.client_ip, other.client_ip) == ("192.0.2.10", None)
+        before_0007 = [other.id, audit.clock.ensure_utc(other.at).isoformat(), other.user_id, other.username,
+                       other.agency_id, other.role, other.action, other.object_type, other.object_id,
+                       other.case_id, other.task_id, bool(other.allowed), other.request_id, other.detail,
+                       other.prev_hash]
+        assert audit._canonical(other) == json.dumps(  # noqa: SLF001 - the hashed bytes themselves
+            before_0007, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        assert audit.verify(s).ok
+    with write() as s:
+        bypass_triggers(s)
+        s.execute(update(AuditEvent).where(AuditEvent.id == web.id).values(client_ip="203.0.113.5"))
+        assert not audit.verify(s).ok
+        s.rollback()
 
 
 def test_a_log_cut_back_to_an_old_head_is_caught_by_an_anchor(db, write, read):

@@ -253,3 +253,38 @@ def test_nul_characters_in_queries_and_posts_are_refused_before_any_query(world,
     with read() as s:
         from engine.models import LoginAttempt
         assert s.scalar(select(func.count()).select_from(LoginAttempt)) == 0
+
+
+def _latest_event(read, action: str) -> AuditEvent:  # type: ignore[no-untyped-def]
+    with read() as s:
+        return s.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                         .order_by(AuditEvent.id.desc())).first()
+
+
+def test_audit_events_record_the_client_address_and_ignore_a_forged_forwarded_header(world, read):
+    """Without a trusted proxy (the default) the address is the connection's peer: an X-Forwarded-For
+    sent by the client itself is not believed."""
+    from tests.web.conftest import login
+
+    client = world.app.test_client()
+    response = login(client, "win")  # the test client connects from 127.0.0.1
+    assert response.status_code == 302
+    assert _latest_event(read, "auth.login").client_ip == "127.0.0.1"
+    client.get("/", headers={"X-Forwarded-For": "203.0.113.66"})
+    with read() as s:
+        addresses = set(s.scalars(select(AuditEvent.client_ip).where(AuditEvent.username == "win")))
+    assert addresses == {"127.0.0.1"}
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_address_is_recorded(db, write, read):
+    from tests.web.conftest import make_app
+
+    app = make_app(db, trusted_proxies=1)
+    with write() as s:
+        factories.actor(s, "window", "AG-WIN", "win")
+    client = app.test_client()
+    token = csrf(client)
+    form = {"username": "win", "password": factories.PASSWORD, "csrf_token": token}
+    response = client.post("/login", data=form, headers={"X-Forwarded-For": "198.51.100.23"})
+    assert response.status_code == 302
+    assert _latest_event(read, "auth.login").client_ip == "198.51.100.23"
