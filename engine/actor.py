@@ -28,7 +28,9 @@ class Actor:
 
     @property
     def is_system(self) -> bool:
-        return self.user_id is None
+        """The scheduler or the command line acting for the system (never a caller without an account,
+        such as someone failing to log in)."""
+        return self.user_id is None and "system" in self.roles
 
     @property
     def primary_role(self) -> str:

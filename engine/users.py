@@ -114,6 +114,16 @@ def _throttled(session: Session, username: str) -> bool:
     return (count or 0) >= MAX_FAILURES
 
 
+def login_attempt_actor(session: Session, username: str, request_id: str | None = None,
+                        client_ip: str | None = None) -> Actor:
+    """Who a refused login is recorded as: no account, no roles; the username only when an account has it
+    (a password typed into the username field by mistake must not reach the audit trail)."""
+    username = (username or "")[:80]
+    known = username and session.scalar(select(User.id).where(User.username == username)) is not None
+    return Actor(user_id=None, username=username if known else "(不明)", display_name="", agency_id=None,
+                 roles=frozenset(), request_id=request_id, client_ip=client_ip)
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     """Return the active user for these credentials; NotAllowed for any failure (same message)."""
     username = (username or "")[:80]

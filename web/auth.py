@@ -93,6 +93,8 @@ def login():  # type: ignore[no-untyped-def]
         user = users.authenticate(db, username, password)
     except NotAllowed as exc:
         g.commit_on_error = True
+        attempt = users.login_attempt_actor(db, username, g.get("request_id"), g.get("client_ip"))
+        audit.deny(db, attempt, "auth.login", "user", reason=str(exc.context.get("reason") or "invalid"))
         message = ("ログインの失敗が続いたため、しばらくログインできません。"
                    "5分ほど待ってから再度お試しください。"
                    if exc.context.get("reason") == "throttled" else

@@ -97,3 +97,20 @@ def test_agency_ids_reuse_what_validation_looked_up_within_one_transaction(write
             pass
         assert "AG-MEMO2" not in users.known_agency_ids(s)
         assert users.agency_ids(s, ["AG-MEMO2"]) == {}
+
+
+def test_a_refused_login_is_recorded_as_no_one_and_never_as_the_system(write, staff):
+    """Only the scheduler and the command line act as the system (which sees every case); the actor of a
+    refused login has no account, no roles and no access, and names only a username that exists."""
+    from engine import policy
+    from engine.actor import SYSTEM
+
+    with write() as s:
+        factories.actor(s, "window", "AG-LOGIN", "known-user")
+        known = users.login_attempt_actor(s, "known-user", "req-9", "192.0.2.1")
+        unknown = users.login_attempt_actor(s, "hunter2-typed-as-username")
+    assert (known.username, known.user_id, known.roles, known.client_ip) == ("known-user", None, frozenset(),
+                                                                            "192.0.2.1")
+    assert unknown.username == "(不明)"
+    assert SYSTEM.is_system and not known.is_system and not unknown.is_system
+    assert str(policy.case_filter(known)) == str(policy.case_filter(unknown)) == "false"

@@ -40,6 +40,29 @@ def test_wrong_password_says_so_without_naming_which_part_was_wrong(world, read)
         assert s.scalar(select(func.count()).select_from(LoginAttempt)) == 1
 
 
+def test_refused_logins_are_audit_events_with_the_client_address(world, read):
+    """A failed login is a refused ``auth.login`` event (ASVS: every authentication decision is logged),
+    with the account's username — or 「(不明)」 when no account has it, since that may be a password
+    typed into the wrong field — the reason and the client's address."""
+    client = world.app.test_client()
+    login(client, "win", "not-the-password")
+    login(client, "my-secret-password-typed-here", "x")
+    for _ in range(10):
+        login(client, "win2", "wrong-password-x")
+    with read() as s:
+        refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login",
+                                                     AuditEvent.allowed.is_(False)).order_by(AuditEvent.id)).all()
+    assert [(e.username, e.detail["reason"], e.client_ip, e.role, e.user_id) for e in refused[:2]] == [
+        ("win", "invalid", "127.0.0.1", "", None), ("(不明)", "invalid", "127.0.0.1", "", None)]
+    assert [e.detail["reason"] for e in refused[2:]] == ["invalid"] * 10  # the tenth failure is counted
+    login(client, "win2")  # the right password, now throttled
+    with read() as s:
+        last = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (last.action, last.allowed, last.username, last.detail) == (
+        "auth.login", False, "win2", {"reason": "throttled"})
+    assert all("my-secret-password" not in e.username for e in refused)
+
+
 def test_ten_failures_throttle_even_the_right_password(world):
     client = world.app.test_client()
     for _ in range(10):
