@@ -257,6 +257,16 @@ def apply_withdrawal(engine: Any, session: Session, actor: Actor, case: Case, *,
     return WithdrawalResult(ids, lost, tasks, pulled, sent)
 
 
+def sharing_agencies(session: Session, case_id: int) -> list[tuple[str, str]]:
+    """(code, name) of the agencies an active consent of the case shares with (not withdrawn), for the
+    case page's 同意撤回; no audit event: call it only for a case the caller has already read."""
+    stmt = (select(Agency.code, Agency.name).join(ConsentRecipient, ConsentRecipient.agency_id == Agency.id)
+            .join(Consent, Consent.id == ConsentRecipient.consent_id).distinct().order_by(Agency.code)
+            .where(Consent.case_id == case_id, Consent.status == "active",
+                   ConsentRecipient.withdrawn_at.is_(None)))
+    return [(code, name) for code, name in session.execute(stmt)]
+
+
 def has_active_consent(session: Session, case_id: int) -> bool:
     """Whether the case has a consent sharing data right now (the case page offers 同意撤回); no audit
     event: call it only for a case the caller has already read."""

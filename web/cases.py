@@ -33,6 +33,8 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 NOTE_HEADLINE = ("noted_at", "kind", "counterpart", "content")  # shown as the note's heading and body
 CONFIRM = "confirm"
 CONFIRM_MESSAGE = "本人（または代理人）から同意撤回の申出を受けたことを確認し、チェックを入れてください。"
+AGENCIES = "agencies"  # 撤回する共有先 (agency codes); none chosen: the whole consent is withdrawn
+AGENCIES_MESSAGE = "現在の共有先から選んでください。"
 
 
 @dataclass
@@ -144,14 +146,16 @@ def render_case(case_id: int, *, note_values: dict[str, Any] | None = None,
     if note_form is not None and note_errors:
         summary = forms.error_paths(note_errors, note_form)
     consent_active = consent.has_active_consent(db, case.id)
+    can_withdraw = consent_active and policy.can(actor, "consent.withdraw", case)
     return render_template(
         "cases/show.html", detail=detail, case=case, records=records,
         household=start.tables if start is not None else [], subject=subject_of(actor, case),
         svg=_diagram(detail), marking=compartments.marking(db, case), notes=notes, note_form=note_form,
         note_values=note_values or {}, note_errors=note_errors, choices=choices,
         note_summary=summary, problem=problem, consent_active=consent_active,
-        can_withdraw=consent_active and policy.can(actor, "consent.withdraw", case),
-        withdraw_error=withdraw_error,
+        can_withdraw=can_withdraw, withdraw_error=withdraw_error,
+        sharing=consent.sharing_agencies(db, case.id) if can_withdraw else [],
+        withdraw_chosen=request.form.getlist(AGENCIES) if request.method == "POST" else [],
     ), status
 
 
@@ -178,13 +182,19 @@ def add_note(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/<int:case_id>/consent/withdraw")
 def withdraw_consent(case_id: int):  # type: ignore[no-untyped-def]
-    """同意撤回を受け付けた: every active consent of the case is withdrawn (engine.consent.withdraw)."""
+    """同意撤回を受け付けた: the active consents of the case are withdrawn, or only the sharing with the
+    chosen agencies (engine.consent.withdraw)."""
     engine, db, actor = state().engine, session(), current_actor()
-    if request.form.get(CONFIRM) != "true":
-        page = render_case(case_id, withdraw_error=CONFIRM_MESSAGE, status=422)
+    chosen = request.form.getlist(AGENCIES)
+    problem = CONFIRM_MESSAGE if request.form.get(CONFIRM) != "true" else None
+    sharing = {code for code, _name in consent.sharing_agencies(db, case_id)} if chosen else set()
+    if problem is None and not set(chosen) <= sharing:
+        problem = AGENCIES_MESSAGE  # a stale page, or a forged code: nothing is withdrawn
+    if problem is not None:
+        page = render_case(case_id, withdraw_error=problem, status=422)
         g.commit_on_error = True  # keep the page's read event; nothing was changed
         return page
-    result, error = attempt(lambda: consent.withdraw(engine, db, actor, case_id))
+    result, error = attempt(lambda: consent.withdraw(engine, db, actor, case_id, agency_codes=chosen or None))
     if error is not None:
         return render_case(case_id, problem=message_for(error), status=status_for(error))
     if not result.consent_ids:
@@ -192,7 +202,8 @@ def withdraw_consent(case_id: int):  # type: ignore[no-untyped-def]
     else:
         lost, moved = len(result.lost_agency_ids), len(result.tasks_reassigned)
         tasks_text = f"対応中のタスク {moved} 件は担当部署の引き受け待ちへ移りました。" if moved else ""
-        flash(f"同意撤回を受け付けました。共有先 {lost} 機関は、次の操作からこのケースを見られなくなります。"
+        scope = "共有先を指定した同意撤回" if chosen else "同意撤回"
+        flash(f"{scope}を受け付けました。共有先 {lost} 機関は、次の操作からこのケースを見られなくなります。"
               f"{tasks_text}記録と操作履歴は残ります。", "success")
     if policy.may_see_case(db, actor, case_id):
         return redirect(url_for("cases.show", case_id=case_id))

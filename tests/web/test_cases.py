@@ -266,6 +266,38 @@ def test_consent_withdrawal_from_the_case_page_takes_effect_on_the_next_request(
     assert gone.status_code == 404 and "山田 花子" not in gone.get_data(as_text=True)
 
 
+def test_consent_withdrawal_can_name_some_of_the_agencies(nworld, write, read, frozen_clock):
+    """The person withdraws the sharing with one agency only: that agency loses the case on its next
+    request, the other keeps it and the consent stays active; a code that is not a current recipient
+    (a stale page, a forged post) is refused and changes nothing."""
+    started = start_case(nworld, process_id="consent_test", subject_name="山田 花子")
+    with nworld.app.app_context(), write() as s:
+        tasks.complete(state().engine, s, nworld.people["win"], started.open_tasks[0].id,
+                       {"consent": "written", "recipients": ["AG-P1", "AG-HOKEN"],
+                        "categories": ["basic", "history"]})
+    url = f"/cases/{started.case_id}"
+    p1, member, window = _client(nworld, "p1"), _client(nworld, "member"), _client(nworld, "win")
+    assert p1.get(url).status_code == 200 and member.get(url).status_code == 200
+    page = window.get(url).get_data(as_text=True)
+    assert "撤回する共有先" in page and 'name="agencies" value="AG-P1"' in page
+    assert 'name="agencies" value="AG-HOKEN"' in page
+    confirmed = {"confirm": "true"}
+    forged = window.post(f"{url}/consent/withdraw",
+                         data={"csrf_token": csrf(window, url), **confirmed,
+                               "agencies": ["AG-P1", "AG-OTHER"]})
+    assert forged.status_code == 422 and "現在の共有先から選んでください。" in forged.get_data(as_text=True)
+    assert _events(read, forged) == [("case.read", True)]
+    response = window.post(f"{url}/consent/withdraw",
+                           data={"csrf_token": csrf(window, url), **confirmed, "agencies": ["AG-P1"]})
+    assert response.status_code == 302 and _events(read, response) == [("consent.withdraw", True)]
+    flashed = window.get(url).get_data(as_text=True)
+    assert "共有先を指定した同意撤回を受け付けました。共有先 1 機関は" in flashed
+    assert p1.get(url).status_code == 404 and member.get(url).status_code == 200
+    with read() as s:
+        assert s.scalar(select(Consent.status).where(Consent.case_id == started.case_id)) == "active"
+    assert 'name="agencies"' not in window.get(url).get_data(as_text=True)  # one recipient left: no choice
+
+
 def _support_meeting_case(nworld, write) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     started = start_case(nworld, process_id="consent_test", subject_name="山田 花子")
     with write() as s:
