@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from .errors import ExpressionError, ProcessError
 from .expressions import evaluate
-from .models import Agency, Case, User
+from .models import Case, User
+from .users import agency_ids
 
 COLUMNS = ("consent_status", "csw", "lead_agency", "confidential", "status", "stage", "outcome")
 STATUSES = ("active", "waiting_consent", "suspended")
@@ -42,19 +43,15 @@ def _set(session: Session, case: Case, column: str, value: Any) -> None:
         _assign(session, case, column, value)
 
 
-_USER_ID = select(User.id).where(User.username == bindparam("key"))
-_AGENCY_ID = select(Agency.id).where(Agency.code == bindparam("key"))
-
-
-def _id_of(session: Session, stmt: Any, key: Any) -> int | None:
-    return session.connection().execute(stmt, {"key": key}).scalar() if key else None
+_USER_ID = select(User.id).where(User.username == bindparam("username"))
 
 
 def _assign(session: Session, case: Case, column: str, value: Any) -> None:
     if column == "csw":
-        case.csw_user_id = _id_of(session, _USER_ID, value)
+        case.csw_user_id = (session.connection().execute(_USER_ID, {"username": value}).scalar()
+                            if value else None)
     elif column == "lead_agency":
-        case.lead_agency_id = _id_of(session, _AGENCY_ID, value)
+        case.lead_agency_id = agency_ids(session, [value]).get(value) if value else None
     elif column == "confidential":
         case.confidential = bool(value)
     elif column == "status":

@@ -234,9 +234,9 @@ def apply_withdrawal(engine: Any, session: Session, actor: Actor, case: Case, *,
     ids = [c.id for c in consents]
     withdrawn: set[int] = set()
     if agency_codes:
-        agency_ids = set(session.scalars(select(Agency.id).where(Agency.code.in_(agency_codes))))
+        named = set(agency_ids(session, agency_codes).values())
         rows = session.scalars(select(ConsentRecipient).where(ConsentRecipient.consent_id.in_(ids),
-                                                              ConsentRecipient.agency_id.in_(agency_ids),
+                                                              ConsentRecipient.agency_id.in_(named),
                                                               ConsentRecipient.withdrawn_at.is_(None)))
         for row in rows:
             row.withdrawn_at = now

@@ -24,8 +24,9 @@ from .core import Engine
 from .durations import NotationError, deadline, is_literal
 from .errors import ExpressionError
 from .expressions import evaluate
-from .models import Agency, Case, HumanTask, User, UserRole
+from .models import Case, HumanTask, User, UserRole
 from .runtime import LiveCase
+from .users import agency_ids
 
 MAX_STEP_TEXT = 300
 # The case's open task rows: ids first (Core; usually only the step just completed was open, and it
@@ -108,7 +109,6 @@ def due_at(engine: Engine, meta: dict[str, Any], context: Any, start: datetime) 
 _ACTIVE_USER = select(User.id).where(User.username == bindparam("username"), User.active.is_(True))
 _ACTIVE_USER_IN_ROLE = (_ACTIVE_USER.join(UserRole, UserRole.user_id == User.id)
                         .where(UserRole.role == bindparam("role")))
-_AGENCY_BY_CODE = select(Agency.id).where(Agency.code == bindparam("code"))
 
 
 def _user_id(session: Session, username: Any, role: str | None) -> int | None:
@@ -128,7 +128,7 @@ def _agency_id(
         except ExpressionError:
             code = None
         if isinstance(code, str) and code:
-            return session.connection().execute(_AGENCY_BY_CODE, {"code": code}).scalar()
+            return agency_ids(session, [code]).get(code)
     rule = live.spec.agency_rules.get(role or "", "any")
     if rule == "intake":
         return live.case.intake_agency_id

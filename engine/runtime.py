@@ -185,8 +185,7 @@ def check_depth(live: LiveCase) -> None:
 def save(engine: Engine, session: Session, live: LiveCase) -> None:
     """Serialize the workflow into the case row; the version counter moves on at flush."""
     live.case.state = encode_state(live.workflow)
-    if live.case.serializer_version != SERIALIZER_VERSION:
-        live.case.serializer_version = SERIALIZER_VERSION
+    live.case.serializer_version = SERIALIZER_VERSION  # written only when it changes (row_writes)
     try:
         flush_case(session, live.case)
     except StaleDataError:

@@ -97,33 +97,28 @@ def _task_entries(tasks: dict[Any, Any]) -> dict[str, Any]:
     parent_of = tasks.get  # a task's parent is in the same workflow's table (Task.parent looks there too)
     for task in tasks.values():
         parent = parent_of(task._parent)
-        key = _memo_key(task, parent)
-        if key is None:
-            converted = _fresh_task_dict(task, parent)
-            out[converted["id"]] = converted
-            continue
-        memo = getattr(task, "_tsunagu_memo", None)
-        if memo is None or memo[0] != key:
-            converted = _fresh_task_dict(task, parent)
-            memo = task._tsunagu_memo = (key, converted, converted["id"])
-        out[memo[2]] = memo[1]
+        converted = _memoised(task, _memo_key(task, parent), lambda t, p=parent: _fresh_task_dict(t, p))
+        out[converted["id"]] = converted
     return out
+
+
+def _memoised(task: Any, key: tuple[Any, ...] | None, convert: Any) -> dict[str, Any]:
+    """The task's dict from its memo while ``key`` is unchanged, else ``convert(task)`` (memoised when
+    there is a key)."""
+    if key is None:
+        return convert(task)
+    memo = getattr(task, "_tsunagu_memo", None)
+    if memo is None or memo[0] != key:
+        memo = task._tsunagu_memo = (key, convert(task))
+    return memo[1]
 
 
 class MemoTaskConverter(TaskConverter):
     """Task conversion through the registry, reusing a task's dict while nothing it is made of changed."""
 
     def to_dict(self, task: Any) -> dict[str, Any]:
-        key = _memo_key(task, task.parent)
-        if key is None:
-            return super().to_dict(task)
-        memo = getattr(task, "_tsunagu_memo", None)
-        if memo is not None and memo[0] == key:
-            return memo[1]
-        converted = super().to_dict(task)
-        converted["typename"] = "Task"
-        task._tsunagu_memo = (key, converted, converted["id"])
-        return converted
+        return _memoised(task, _memo_key(task, task.parent),
+                         lambda t: {**TaskConverter.to_dict(self, t), "typename": "Task"})
 
 
 def _workflow_dict(workflow: Any) -> dict[str, Any]:
